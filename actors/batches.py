@@ -1,0 +1,201 @@
+"""Batches on Dramatiq's own tools, made to finish even when a member fails for good.
+
+`fan_out` records a batch (keyed by the message that sends it, with every
+member's message id), then runs a `dramatiq.group` of the members whose
+completion callback is `finish_batch`: the fan-in. Dramatiq's callback fires
+only when every member *succeeded*, so:
+
+- `BatchReports` (middleware) sends `record_batch_failure` when a member fails
+  for good or is skipped; that actor marks the member failed and then passes
+  the group's barrier on the member's behalf, so the completion callback fires
+  once every member is over, whatever the outcome.
+- `check_batch`, sent with a delay, is the safety net for a report that never
+  came: it fails members the run history shows gone (or that had no outcome
+  within MAX_AGE), and finishes the batch, or looks again later.
+- `finish_batch` closes a batch only when no member is pending, and does
+  nothing the second time: the callback may fire twice on redelivery.
+
+Progress (members over / total) and the outcome (`succeeded`,
+`partially_failed` with the failed members listed, or `failed`) go into the run
+history of the message that sent the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import dramatiq
+from dramatiq import Message
+from dramatiq.middleware import CurrentMessage, GroupCallbacks, Middleware
+from dramatiq.rate_limits import Barrier
+
+from actors.history import describe_error
+from actors.retries import PolicyRetries
+from pipeline.db import session_scope
+from pipeline.errors import Deferred
+from pipeline.history import RunEvent, small_result
+from pipeline.services import batches
+from pipeline.services.batches import Outcome, Progress
+
+logger = logging.getLogger(__name__)
+
+QUEUE = "processing"
+CHECK_DELAY_MS = 10 * 60_000
+MAX_AGE = timedelta(hours=25)  # messages expire after a day (AgeLimit); a member still pending is lost
+SENDER_WAIT = timedelta(minutes=2)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def current_message_id() -> str | None:
+    message = CurrentMessage.get_current_message()
+    return message.message_id if message is not None else None
+
+
+def _record(event: RunEvent) -> None:
+    import actors
+
+    actors.stack.writer.record(event)
+
+
+def report_progress(progress: Progress | None) -> None:
+    if progress is not None:
+        _record(RunEvent(progress.batch_id, "progress", None, progress_done=progress.done,
+                         progress_total=progress.total))
+
+
+def report_outcome(outcome: Outcome) -> None:
+    _record(RunEvent(outcome.batch_id, "batch_finished", outcome.status, result=small_result(outcome.result),
+                     progress_done=outcome.total, progress_total=outcome.total,
+                     data={"failures": outcome.failures} if outcome.failures else None))
+
+
+def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[[str], Message[Any]],
+            now: datetime) -> dict[str, Any]:
+    """Record the batch, then send its group (after the commit); a redelivery sends nothing twice."""
+    if not keys:
+        return {"batch_id": None, "kind": kind, "total": 0}
+    batch_id = current_message_id() or str(uuid.uuid4())
+    planned = {key: message_for(key) for key in keys}
+    with session_scope() as session:
+        state = batches.start(session, batch_id, kind, day, [(k, m.message_id) for k, m in planned.items()], now)
+    summary = {"batch_id": batch_id, "kind": kind, "total": state.total}
+    if state.sent:
+        return {**summary, "already_sent": True}
+    members = [(planned.get(key) or message_for(key)).copy(message_id=message_id, options={"batch_id": batch_id})
+               for key, message_id in sorted(state.members.items())]
+    report_progress(Progress(batch_id, 0, state.total))
+    group = dramatiq.group(members)
+    group.add_completion_callback(finish_batch.message(batch_id))
+    group.run()
+    check_batch.send_with_options(args=(batch_id,), delay=CHECK_DELAY_MS)
+    with session_scope() as session:
+        batches.mark_sent(session, batch_id, utcnow())
+    return summary
+
+
+def _close(outcome: Outcome | None, batch_id: str) -> dict[str, Any]:
+    if outcome is None:
+        return {"batch_id": batch_id, "finished": False}
+    if outcome.newly:
+        report_outcome(outcome)
+    return outcome.result
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=10, time_limit=300_000)
+def finish_batch(batch_id: str) -> dict[str, Any]:
+    """The group's completion callback: close the batch (aggregating what its members fetched)."""
+    now = utcnow()
+    with session_scope() as session:
+        if batches.sender_running(session, batch_id, now, SENDER_WAIT):
+            # The sender's own result must be written first, or it would overwrite the outcome.
+            raise Deferred(f"batch {batch_id}: the run that sent it is not recorded as over yet", 1.0)
+        outcome = batches.finish(session, batch_id, now)
+    return _close(outcome, batch_id)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=10, time_limit=300_000)
+def check_batch(batch_id: str) -> dict[str, Any]:
+    """The safety net: resolve members the history shows gone, finish, or look again later."""
+    now = utcnow()
+    with session_scope() as session:
+        if batches.load(session, batch_id) is None:
+            return {"batch_id": batch_id, "unknown": True}
+        resolved = batches.resolve_from_history(session, batch_id, now, MAX_AGE)
+        outcome = batches.finish(session, batch_id, now)
+    if outcome is None:
+        check_batch.send_with_options(args=(batch_id,), delay=CHECK_DELAY_MS)
+    return {**_close(outcome, batch_id), "resolved_from_history": resolved}
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=10, time_limit=60_000)
+def record_batch_failure(batch_id: str, message_id: str, error: str, group_id: str | None = None) -> dict[str, Any]:
+    """Mark a member failed for good, then pass the group's barrier for it (once)."""
+    now = utcnow()
+    with session_scope() as session:
+        first_report = batches.member_failed(session, message_id, error, now)
+        progress = batches.progress(session, batch_id)
+    if first_report:
+        report_progress(progress)
+        if group_id and Barrier(_rate_limits(), group_id, ttl=_barrier_ttl()).wait(block=False):
+            finish_batch.send(batch_id)
+    return {"batch_id": batch_id, "message_id": message_id, "recorded": first_report}
+
+
+def _rate_limits() -> Any:
+    import actors
+
+    return actors.stack.rate_limits
+
+
+def _barrier_ttl() -> int:
+    import actors
+
+    found = next((m for m in actors.broker.middleware if isinstance(m, GroupCallbacks)), None)
+    return found.barrier_ttl if found is not None else 86_400_000
+
+
+class BatchReports(Middleware):
+    """Tells a member's batch about its end: progress on success, a report when it fails for good.
+
+    Sits before PolicyRetries, so that its after hook runs once the retry
+    decision is made (`message.failed`).
+    """
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
+                              exception: BaseException | None = None) -> None:
+        batch_id = message.options.get("batch_id")
+        if not batch_id:
+            return
+        try:
+            if exception is None:
+                with session_scope() as session:
+                    report_progress(batches.progress(session, batch_id))
+            elif message.failed:
+                self._report(message, describe_error(exception))
+        except Exception:
+            logger.exception("batch %s: could not report on member %s", batch_id, message.message_id)
+
+    def after_skip_message(self, broker: Any, message: Any) -> None:
+        if message.options.get("batch_id"):
+            reason = message.options.get("skip_reason") or "skipped (too old, or cancelled)"
+            self._report(message, f"skipped: {reason}")
+
+    @staticmethod
+    def _report(message: Any, error: str) -> None:
+        record_batch_failure.send(message.options["batch_id"], message.message_id, error,
+                                  message.options.get("group_completion_uuid"))
+
+
+def install(broker: Any) -> None:
+    if not any(isinstance(m, BatchReports) for m in broker.middleware):
+        broker.add_middleware(BatchReports(), before=PolicyRetries)
+
+
+install(dramatiq.get_broker())

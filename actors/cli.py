@@ -1,0 +1,111 @@
+"""The `stonks` commands that talk to the broker; the rest come from `pipeline.cli`."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+from typing import Any
+
+import click
+
+from pipeline.cli import cli, emit
+
+
+def _json_arg(value: str | None, kind: type, name: str) -> Any:
+    if value is None:
+        return kind()
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint=name) from None
+    if not isinstance(parsed, kind):
+        raise click.BadParameter(f"must be a JSON {'object' if kind is dict else 'array'}", param_hint=name)
+    return parsed
+
+
+def resolve_actor(name: str) -> Any:
+    import actors
+
+    try:
+        return actors.broker.get_actor(name)
+    except Exception:
+        known = ", ".join(sorted(actors.broker.actors))
+        raise click.UsageError(f"unknown actor {name!r}; registered actors: {known}") from None
+
+
+def check_arguments(actor: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
+    """Reject arguments the actor's function does not accept, before anything is sent."""
+    try:
+        inspect.signature(actor.fn).bind(*args, **kwargs)
+    except TypeError as exc:
+        signature = f"{actor.actor_name}{inspect.signature(actor.fn)}"
+        raise click.UsageError(f"{exc}; the actor takes {signature}") from None
+
+
+@cli.command("send")
+@click.argument("actor_name")
+@click.option("--args", "args_json", help='Positional arguments as a JSON array, e.g. \'["sw0001a"]\'.')
+@click.option("--kwargs", "kwargs_json", help='Keyword arguments as a JSON object, e.g. \'{"limit": 10}\'.')
+@click.option("--delay", type=click.IntRange(0), help="Delay in milliseconds.")
+@click.option("--wait", is_flag=True, help="Wait for the result and print it.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait with --wait.")
+@click.option("--json", "as_json", is_flag=True)
+def send(actor_name: str, args_json: str | None, kwargs_json: str | None, delay: int | None,
+         wait: bool, timeout: float, as_json: bool) -> None:
+    """Enqueue ACTOR_NAME with JSON arguments (Dramatiq's `celery call`)."""
+    args = _json_arg(args_json, list, "--args")
+    kwargs = _json_arg(kwargs_json, dict, "--kwargs")
+    actor = resolve_actor(actor_name)
+    check_arguments(actor, args, kwargs)
+    message = actor.send_with_options(args=tuple(args), kwargs=kwargs, delay=delay)
+    data: dict[str, Any] = {"message_id": message.message_id, "actor": actor_name, "queue": actor.queue_name}
+    text = message.message_id
+    if wait:
+        from dramatiq.results import ResultFailure, ResultTimeout
+
+        try:
+            data["result"] = message.get_result(block=True, timeout=int(timeout * 1000))
+        except ResultTimeout:
+            click.echo(f"no result within {timeout} s; see `stonks status {message.message_id}`", err=True)
+            sys.exit(3)
+        except ResultFailure as exc:
+            click.echo(f"{message.message_id} failed: {exc}", err=True)
+            sys.exit(4)
+        text += "\n" + json.dumps(data["result"], indent=2, default=str)
+    emit(data, as_json, text)
+
+
+@cli.command("health")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--via-worker", is_flag=True, help="Send health_check to a worker and wait for its answer.")
+@click.option("--timeout", default=30.0, show_default=True)
+def health(as_json: bool, via_worker: bool, timeout: float) -> None:
+    """Check the broker, the database and Redis (here, or through a worker)."""
+    if via_worker:
+        from actors import health_check
+
+        report = health_check.send().get_result(block=True, timeout=int(timeout * 1000))
+    else:
+        from pipeline.health import check_all
+        from pipeline.settings import get_settings
+
+        report = check_all(get_settings())
+    text = "\n".join(
+        f"{name:<9} {'ok' if c['ok'] else 'FAILED'}  {c.get('error') or ''}".rstrip()
+        for name, c in report["checks"].items()
+    )
+    emit(report, as_json, text)
+    sys.exit(0 if report["ok"] else 1)
+
+
+# Command groups owned by other parts of the system register themselves on `cli`.
+from actors import cli_ops, cli_pipeline, cli_schedule  # noqa: E402,F401
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

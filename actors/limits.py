@@ -1,0 +1,135 @@
+"""API quotas shared by every worker process, the clients that respect them, quota errors as deferrals.
+
+The limits live in Redis (Dramatiq's rate limiters on `stack.rate_limits`, keys
+prefixed with `stack.namespace`) and are checked in the clients'
+`before_request` hook, before every HTTP request, retries included:
+
+- eBay Browse: `EBAY_DAILY_QUOTA` calls (5,000) per UTC day, all processes together.
+  A spent quota defers the message to the next day; it is not a failure.
+- Rebrickable: one request per second, all processes together. A caller waits
+  for the next second, up to MAX_PACED_WAIT_S, then the message is deferred.
+
+A quota the service itself reports as spent (`QuotaExceeded`), or a long
+Retry-After, becomes `Deferred` too (see `deferring`).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import ParamSpec, TypeVar
+
+from dramatiq.rate_limits import BucketRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend
+
+from pipeline.errors import Deferred
+from pipeline.settings import get_settings
+from pipeline.sources import make_catalog_client, make_ebay_client
+from pipeline.sources.ebay import EbayClient
+from pipeline.sources.errors import QuotaExceeded, TransientSourceError
+from pipeline.sources.factory import CatalogClient
+
+logger = logging.getLogger(__name__)
+
+DAY_MS = 86_400_000
+SECOND_MS = 1_000
+MAX_PACED_WAIT_S = 15.0
+LONG_RETRY_AFTER_S = 30.0  # a wait the HTTP layer would not sleep through: defer instead
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def seconds_to_next_utc_day(now: datetime) -> float:
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (tomorrow - now).total_seconds() + 60  # a minute of margin for clocks that disagree
+
+
+class Quotas:
+    """The cross-process limits, as a `before_request` hook for the clients."""
+
+    def __init__(self, backend: RedisBackend, namespace: str, ebay_daily: int,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.ebay_daily = ebay_daily
+        self.ebay = BucketRateLimiter(backend, f"{namespace}:quota:ebay-browse", limit=ebay_daily, bucket=DAY_MS)
+        self.rebrickable = BucketRateLimiter(backend, f"{namespace}:rate:rebrickable", limit=1, bucket=SECOND_MS)
+        self._sleep = sleep
+
+    def before_request(self, service: str) -> None:
+        if service == "ebay":
+            self._daily()
+        elif service == "rebrickable":
+            self._paced()
+
+    def _daily(self) -> None:
+        with self.ebay.acquire(raise_on_failure=False) as acquired:
+            if not acquired:
+                raise Deferred(f"eBay Browse: the daily quota of {self.ebay_daily} calls, shared by all "
+                               "workers, is spent", seconds_to_next_utc_day(datetime.now(UTC)))
+
+    def _paced(self) -> None:
+        deadline = time.monotonic() + MAX_PACED_WAIT_S
+        while True:
+            with self.rebrickable.acquire(raise_on_failure=False) as acquired:
+                if acquired:
+                    return
+            if time.monotonic() >= deadline:
+                raise Deferred("Rebrickable: one request per second, shared by all workers, and others "
+                               f"kept it busy for {MAX_PACED_WAIT_S:g} s", 5.0)
+            self._sleep(1.0 - time.time() % 1.0 + random.uniform(0.0, 0.05))
+
+
+@functools.cache
+def quotas() -> Quotas:
+    import actors
+
+    return Quotas(actors.stack.rate_limits, actors.stack.namespace, get_settings().ebay_daily_quota)
+
+
+_clients = threading.local()  # one client per worker thread: each keeps its own HTTP session and token
+
+
+def ebay_client() -> EbayClient:
+    client = getattr(_clients, "ebay", None)
+    if client is None:
+        client = _clients.ebay = make_ebay_client(get_settings(), before_request=quotas().before_request)
+    return client
+
+
+def catalog_client() -> CatalogClient:
+    client = getattr(_clients, "catalog", None)
+    if client is None:
+        client = _clients.catalog = make_catalog_client(get_settings(), before_request=quotas().before_request)
+    return client
+
+
+def deferral_for(exc: TransientSourceError, now: datetime) -> Deferred | None:
+    """The deferral a source error means, or None when an ordinary retry fits."""
+    if isinstance(exc, QuotaExceeded):
+        return Deferred(str(exc), exc.retry_after or seconds_to_next_utc_day(now))
+    if exc.retry_after is not None and exc.retry_after > LONG_RETRY_AFTER_S:
+        return Deferred(str(exc), exc.retry_after)
+    return None
+
+
+def deferring(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn a spent quota (or a long Retry-After) into `Deferred`: run later, without spending a retry."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except TransientSourceError as exc:
+            deferral = deferral_for(exc, datetime.now(UTC))
+            if deferral is None:
+                raise
+            logger.info("%s: deferring by %.0f s: %s", fn.__name__, deferral.delay_s, exc)
+            raise deferral from exc
+
+    return wrapper
+

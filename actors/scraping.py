@@ -1,0 +1,105 @@
+"""Scraping actors (queue `scraping`): catalog sync and eBay price fetches, names and arguments of seed 000.
+
+    >>> from actors import fetch_prices_for_set_number
+    >>> fetch_prices_for_set_number.send("sw0001a").get_result(block=True, timeout=60_000)
+
+Bad arguments fail at once (`InvalidInput`, never retried, nothing written); a
+spent API quota defers the message (see actors.limits); other source errors
+retry, then dead-letter.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dramatiq
+
+from actors.batches import current_message_id, fan_out
+from actors.limits import catalog_client, deferring, ebay_client
+from actors.processing import aggregate_snapshot_for_minifigure
+from pipeline.db import session_scope
+from pipeline.errors import InvalidInput
+from pipeline.quality import Condition
+from pipeline.services import catalog, prices, receipts
+from pipeline.services.inputs import parse_condition, parse_count, parse_set_number, parse_text, parse_uuid
+from pipeline.services.prices import Figure
+from pipeline.settings import get_settings
+from pipeline.sources.errors import PermanentSourceError
+
+QUEUE = "scraping"
+THROWS = (InvalidInput, PermanentSourceError)
+MAX_SYNC_LIMIT = 10_000
+MAX_BATCH_SIZE = 1_000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=20 * 60_000, throws=THROWS)
+@deferring
+def sync_catalog_from_brickset(theme: str | None = None, year: int | None = None, limit: int = 500) -> dict[str, Any]:
+    """Upsert the catalog from CATALOG_SOURCE (the seed's name is kept), then price the new figures."""
+    now = utcnow()
+    wanted = parse_text(theme, "theme"), catalog.check_year(year, now.year), parse_count(limit, "limit", 1, MAX_SYNC_LIMIT)
+    found = catalog.collect(catalog_client(), *wanted)
+    with session_scope() as session:
+        summary, created = catalog.store(session, found, now)
+    batch = fan_out("prices", now.date(), [str(i) for i in created], fetch_prices_for_minifigure.message, now)
+    return {"source": get_settings().catalog_source, "theme": wanted[0], "year": wanted[1], **summary,
+            "prices_batch": batch["batch_id"]}
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=5 * 60_000, throws=THROWS)
+@deferring
+def fetch_prices_for_minifigure(minifigure_id: str, condition: str | None = None) -> dict[str, Any]:
+    """Search eBay for one figure, classify the listings, upsert today's observations."""
+    figure_id, wanted = parse_uuid(minifigure_id, "minifigure_id"), parse_condition(condition)
+    with session_scope() as session:
+        figure = prices.load_figure(session, figure_id)
+    return _fetch(figure, wanted)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=5 * 60_000, throws=THROWS)
+@deferring
+def fetch_prices_for_set_number(set_number: str, condition: str | None = None) -> dict[str, Any]:
+    """The same, by BrickLink number (sw0001a; sw0001 when it has one variant) or Rebrickable id."""
+    number, wanted = parse_set_number(set_number), parse_condition(condition)
+    with session_scope() as session:
+        figure = prices.find_figure(session, number)
+    return _fetch(figure, wanted)
+
+
+def _fetch(figure: Figure, condition: Condition | None) -> dict[str, Any]:
+    settings, message_id = get_settings(), current_message_id()
+    with session_scope() as session:
+        earlier = receipts.claimed_result(session, message_id)
+    if earlier is not None:
+        return earlier  # a redelivery of a message whose writes are committed: not even a search
+    query = prices.browse_query(figure, condition, settings.ebay_category_id)
+    items = prices.search_listings(ebay_client(), query)
+    with session_scope() as session:
+        return prices.store_listings(session, figure, query, items, settings.ebay_marketplace_id, utcnow(),
+                                     message_id, condition)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=2 * 60_000, throws=THROWS)
+def update_all_prices(batch_size: int = 50) -> dict[str, Any]:
+    """A group of fetches for the stalest figures (never priced first); its callback aggregates today."""
+    size = parse_count(batch_size, "batch_size", 1, MAX_BATCH_SIZE)
+    now = utcnow()
+    with session_scope() as session:
+        stalest = prices.stalest_figures(session, size)
+    return fan_out("prices", now.date(), [str(i) for i in stalest], fetch_prices_for_minifigure.message, now)
+
+
+def fetch_then_aggregate(minifigure_id: str, condition: str | None = None) -> dramatiq.pipeline:
+    """Fetch one figure's prices, then aggregate its snapshot of today: a running `dramatiq.pipeline`.
+
+    The admin path's "refresh this figure"; `.get_result(block=True)` gives the aggregation's summary.
+    """
+    return dramatiq.pipeline([
+        fetch_prices_for_minifigure.message(minifigure_id, condition),
+        aggregate_snapshot_for_minifigure.message_with_options(args=(minifigure_id,), pipe_ignore=True),
+    ]).run()

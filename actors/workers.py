@@ -1,0 +1,123 @@
+"""Worker-side middleware: start-up checks and heartbeats."""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import socket
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+from dramatiq.middleware import Middleware
+from dramatiq.middleware.time_limit import TimeLimit
+
+from actors.history import RunHistory, worker_id
+from pipeline.history import libpq_dsn
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def check_time_limits(broker: Any, consumer_timeout_ms: int) -> None:
+    """Refuse actors whose time limit exceeds RabbitMQ's consumer timeout.
+
+    RabbitMQ closes the channel of a consumer that holds a message longer than
+    its consumer timeout, and the message is delivered again: a long task runs twice.
+    """
+    default = next((m.time_limit for m in broker.middleware if isinstance(m, TimeLimit)), 600_000)
+    too_long = [
+        f"{name} (time_limit={actor.options.get('time_limit', default)} ms)"
+        for name, actor in sorted(broker.actors.items())
+        if actor.options.get("time_limit", default) >= consumer_timeout_ms
+    ]
+    if too_long:
+        raise ConfigurationError(
+            f"actor time limit must be below RabbitMQ's consumer timeout ({consumer_timeout_ms} ms, "
+            f"setting RABBITMQ_CONSUMER_TIMEOUT_MS): {', '.join(too_long)}"
+        )
+
+
+class StartupChecks(Middleware):
+    def __init__(self, consumer_timeout_ms: int) -> None:
+        self.consumer_timeout_ms = consumer_timeout_ms
+
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        check_time_limits(broker, self.consumer_timeout_ms)
+
+
+_UPSERT_WORKER = """
+INSERT INTO workers (worker_id, hostname, pid, queues, started_at, last_seen_at, stopped_at,
+                     in_flight, processed, failed, rss_mb)
+VALUES (%(worker_id)s, %(hostname)s, %(pid)s, %(queues)s, %(started_at)s, now(), %(stopped_at)s,
+        %(in_flight)s, %(processed)s, %(failed)s, %(rss_mb)s)
+ON CONFLICT (worker_id) DO UPDATE SET queues = EXCLUDED.queues, last_seen_at = now(),
+    stopped_at = EXCLUDED.stopped_at, in_flight = EXCLUDED.in_flight,
+    processed = EXCLUDED.processed, failed = EXCLUDED.failed, rss_mb = EXCLUDED.rss_mb
+"""
+
+
+def rss_mb() -> int:
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024)
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+class Heartbeats(Middleware):
+    """Each worker process writes a heartbeat row every few seconds."""
+
+    def __init__(self, dsn: str, history: RunHistory, interval_s: float = 5.0) -> None:
+        self.dsn = libpq_dsn(dsn)
+        self.history = history
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started_at = datetime.now(UTC)
+        self._queues: list[str] = []
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        self._started_at = datetime.now(UTC)
+        self._queues = sorted(worker.consumer_whitelist or broker.get_declared_queues())
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+        self._thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        self._beat(stopped=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._beat(stopped=False)
+            self._stop.wait(self.interval_s)
+
+    def _beat(self, *, stopped: bool) -> None:
+        state = self.history.snapshot()
+        params = {
+            "worker_id": worker_id(),
+            "hostname": socket.gethostname(),
+            "pid": os.getpid(),
+            "queues": self._queues,
+            "started_at": self._started_at,
+            "stopped_at": datetime.now(UTC) if stopped else None,
+            "in_flight": Jsonb(state["in_flight"]),
+            "processed": state["processed"],
+            "failed": state["failed"],
+            "rss_mb": rss_mb(),
+        }
+        try:
+            with psycopg.connect(self.dsn, connect_timeout=3, autocommit=True) as conn:
+                conn.execute(_UPSERT_WORKER, params)
+        except psycopg.Error as exc:
+            logger.warning("heartbeat not written: %s", exc)

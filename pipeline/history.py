@@ -1,0 +1,406 @@
+"""Run history: every message's life, written to PostgreSQL without blocking the message.
+
+Events are buffered in memory and written by a background thread in batches. If
+PostgreSQL is unreachable, the buffer holds them and the writer retries; events
+still unwritten when the process stops are spooled to a local file and replayed
+by the next process. If the buffer overflows, the oldest events are dropped and
+a `history_gap` event records how many, so a gap is visible rather than silent.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+logger = logging.getLogger(__name__)
+
+TERMINAL = ("succeeded", "partially_failed", "failed", "dead_lettered", "skipped", "cancelled")
+STATUSES = ("enqueued", "delayed", "running", "retrying", *TERMINAL)
+MAX_RESULT_BYTES = 4096
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RunEvent:
+    """One thing that happened to a message. `status` is None for events that keep it."""
+
+    message_id: str
+    event: str
+    status: str | None
+    at: datetime = field(default_factory=utcnow)
+    actor: str | None = None
+    queue: str | None = None
+    args: Any = None
+    kwargs: Any = None
+    options: Any = None
+    attempt: int | None = None
+    retries: int | None = None
+    worker: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    result: Any = None
+    duration_ms: int | None = None
+    group_id: str | None = None
+    parent_id: str | None = None
+    schedule_name: str | None = None
+    scheduled_for: datetime | None = None
+    progress_done: int | None = None
+    progress_total: int | None = None
+    data: Any = None
+
+    def to_json(self) -> str:
+        raw = asdict(self)
+        for key in ("at", "scheduled_for"):
+            if raw[key] is not None:
+                raw[key] = raw[key].isoformat()
+        return json.dumps(raw, default=str)
+
+    @classmethod
+    def from_json(cls, line: str) -> RunEvent:
+        raw = json.loads(line)
+        for key in ("at", "scheduled_for"):
+            if raw[key] is not None:
+                raw[key] = datetime.fromisoformat(raw[key])
+        return cls(**raw)
+
+
+def small_result(value: Any) -> Any:
+    """The result as stored in history: JSON, and small."""
+    try:
+        encoded = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return {"repr": repr(value)[:MAX_RESULT_BYTES]}
+    if len(encoded) > MAX_RESULT_BYTES:
+        return {"truncated": True, "preview": encoded[:MAX_RESULT_BYTES]}
+    return json.loads(encoded)
+
+
+
+# One upsert folds every event into the run's row. A status only moves forward in
+# time, and an "enqueued" never overwrites a later state (the producer's event can
+# arrive after the worker's); a requeue is the one event that may reopen a run.
+_UPSERT_RUN = """
+INSERT INTO runs AS r (message_id, actor, queue, status, status_at, args, kwargs, options,
+    enqueued_at, started_at, finished_at, attempts, retries, worker, duration_ms, result,
+    error, traceback, group_id, parent_id, schedule_name, scheduled_for,
+    progress_done, progress_total, updated_at)
+VALUES (%(message_id)s, %(actor)s, %(queue)s, COALESCE(%(status)s, 'running'), %(at)s, %(args)s,
+    %(kwargs)s, %(options)s, %(enqueued_at)s, %(started_at)s, %(finished_at)s, %(attempt_inc)s,
+    COALESCE(%(retries)s, 0), %(worker)s, %(duration_ms)s, %(result)s, %(error)s, %(traceback)s,
+    %(group_id)s, %(parent_id)s, %(schedule_name)s, %(scheduled_for)s,
+    %(progress_done)s, %(progress_total)s, now())
+ON CONFLICT (message_id) DO UPDATE SET
+    actor = COALESCE(r.actor, EXCLUDED.actor),
+    queue = COALESCE(r.queue, EXCLUDED.queue),
+    args = COALESCE(r.args, EXCLUDED.args),
+    kwargs = COALESCE(r.kwargs, EXCLUDED.kwargs),
+    options = COALESCE(r.options, EXCLUDED.options),
+    status = CASE WHEN %(moves)s THEN EXCLUDED.status ELSE r.status END,
+    status_at = CASE WHEN %(moves)s THEN EXCLUDED.status_at ELSE r.status_at END,
+    enqueued_at = LEAST(r.enqueued_at, EXCLUDED.enqueued_at),
+    started_at = COALESCE(EXCLUDED.started_at, r.started_at),
+    finished_at = CASE WHEN %(moves)s AND %(reopens)s THEN NULL
+                       ELSE COALESCE(EXCLUDED.finished_at, r.finished_at) END,
+    attempts = r.attempts + EXCLUDED.attempts,
+    retries = GREATEST(r.retries, EXCLUDED.retries),
+    worker = COALESCE(EXCLUDED.worker, r.worker),
+    duration_ms = COALESCE(EXCLUDED.duration_ms, r.duration_ms),
+    result = COALESCE(EXCLUDED.result, r.result),
+    error = CASE WHEN %(moves)s AND %(reopens)s THEN r.error ELSE COALESCE(EXCLUDED.error, r.error) END,
+    traceback = COALESCE(EXCLUDED.traceback, r.traceback),
+    group_id = COALESCE(r.group_id, EXCLUDED.group_id),
+    parent_id = COALESCE(r.parent_id, EXCLUDED.parent_id),
+    schedule_name = COALESCE(r.schedule_name, EXCLUDED.schedule_name),
+    scheduled_for = COALESCE(r.scheduled_for, EXCLUDED.scheduled_for),
+    progress_done = COALESCE(EXCLUDED.progress_done, r.progress_done),
+    progress_total = COALESCE(EXCLUDED.progress_total, r.progress_total),
+    updated_at = now()
+"""
+
+
+# Any later state moves a run that is still "enqueued", whatever the clocks say: the
+# producer stamps "enqueued" after its publish returns, which can be after a fast
+# worker stamped "running".
+def _moves_clause(event: RunEvent) -> str:
+    if event.status is None:
+        return "FALSE"
+    if event.event == "requeued":
+        return "TRUE"
+    if event.status == "enqueued":
+        return "FALSE"
+    return "(r.status = 'enqueued' OR EXCLUDED.status_at >= r.status_at)"
+
+
+def _params(event: RunEvent) -> dict[str, Any]:
+    def js(value: Any) -> Jsonb | None:
+        return None if value is None else Jsonb(value)
+
+    return {
+        "message_id": event.message_id,
+        "event": event.event,
+        "status": event.status,
+        "at": event.at,
+        "actor": event.actor,
+        "queue": event.queue,
+        "args": js(event.args),
+        "kwargs": js(event.kwargs),
+        "options": js(event.options),
+        "enqueued_at": event.at if event.event in ("enqueued", "delayed") else None,
+        "started_at": event.at if event.event == "running" else None,
+        "finished_at": event.at if event.status in TERMINAL else None,
+        "attempt": event.attempt,
+        "attempt_inc": 1 if event.event == "running" else 0,
+        "retries": event.retries,
+        "worker": event.worker,
+        "duration_ms": event.duration_ms,
+        "result": js(event.result),
+        "error": event.error,
+        "traceback": event.traceback,
+        "group_id": event.group_id,
+        "parent_id": event.parent_id,
+        "schedule_name": event.schedule_name,
+        "scheduled_for": event.scheduled_for,
+        "progress_done": event.progress_done,
+        "progress_total": event.progress_total,
+        "data": js(event.data),
+    }
+
+
+_FIRST_WINS = ("actor", "queue", "args", "kwargs", "options", "group_id", "parent_id", "schedule_name",
+               "scheduled_for")
+_LAST_WINS = ("started_at", "finished_at", "worker", "duration_ms", "result", "error", "traceback",
+              "progress_done", "progress_total")
+
+
+def _segments(events: list[RunEvent]) -> list[list[RunEvent]]:
+    """Per message, runs of consecutive events; a requeue (which reopens a run) stands alone."""
+    by_message: dict[str, list[list[RunEvent]]] = {}
+    for event in events:
+        if event.message_id == "-":
+            continue
+        segments = by_message.setdefault(event.message_id, [[]])
+        alone = event.event == "requeued"
+        if segments[-1] and (alone or segments[-1][-1].event == "requeued"):
+            segments.append([])
+        segments[-1].append(event)
+    return [seg for segments in by_message.values() for seg in segments]
+
+
+def _fold(segment: list[RunEvent]) -> tuple[str, dict[str, Any]]:
+    """One upsert that has the effect of applying the segment's events in order."""
+    first = segment[0]
+    params = _params(first)
+    moving = first.status is not None and _moves_clause(first) != "FALSE"
+    for event in segment[1:]:
+        more = _params(event)
+        for key in _FIRST_WINS:
+            if params[key] is None:
+                params[key] = more[key]
+        for key in _LAST_WINS:
+            if more[key] is not None:
+                params[key] = more[key]
+        if more["enqueued_at"] is not None:
+            params["enqueued_at"] = min(filter(None, (params["enqueued_at"], more["enqueued_at"])))
+        params["attempt_inc"] += more["attempt_inc"]
+        params["retries"] = max(filter(lambda v: v is not None, (params["retries"], more["retries"])), default=None)
+        if event.status is not None and event.status != "enqueued":
+            params["status"], params["at"], moving = event.status, event.at, True
+        elif event.status == "enqueued" and params["status"] is None:
+            params["status"], params["at"] = "enqueued", event.at
+    if first.event == "requeued":
+        moves, reopens = "TRUE", "TRUE"
+    else:
+        moves, reopens = ("(r.status = 'enqueued' OR EXCLUDED.status_at >= r.status_at)" if moving else "FALSE"), "FALSE"
+    return _UPSERT_RUN.replace("%(moves)s", moves).replace("%(reopens)s", reopens), params
+
+
+_COPY_EVENTS = "COPY run_events (message_id, event, at, attempt, worker, error, traceback, data) FROM STDIN"
+
+
+def write_events(conn: psycopg.Connection[Any], events: list[RunEvent]) -> None:
+    """Write a batch in one transaction: events by COPY, one upsert per message."""
+    with conn.transaction(), conn.cursor() as cur:
+        with cur.copy(_COPY_EVENTS) as copy:
+            for e in events:
+                data = None if e.data is None else json.dumps(e.data, default=str)
+                copy.write_row((e.message_id, e.event, e.at, e.attempt, e.worker, e.error, e.traceback, data))
+        # Consecutive upserts of the same shape go together; a message's segments keep their order.
+        runs: list[tuple[str, list[dict[str, Any]]]] = []
+        for segment in _segments(events):
+            sql, params = _fold(segment)
+            if runs and runs[-1][0] == sql:
+                runs[-1][1].append(params)
+            else:
+                runs.append((sql, [params]))
+        for sql, rows in runs:
+            cur.executemany(sql, rows)
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+class HistoryWriter:
+    """Buffers events and writes them from a background thread, never blocking callers."""
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        spool_dir: Path | None = None,
+        max_buffer: int = 100_000,
+        batch_size: int = 500,
+    ) -> None:
+        self.dsn = libpq_dsn(dsn)
+        self.spool_dir = spool_dir
+        self.max_buffer = max_buffer
+        self.batch_size = batch_size
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pid = os.getpid()
+        self._buffer: deque[RunEvent] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._head = 0  # sequence number of the buffer's first event
+        self.dropped = 0
+        self.written = 0
+        self.outage_since: float | None = None
+
+    def record(self, event: RunEvent) -> None:
+        if os.getpid() != self._pid:  # forked: the parent's thread did not come along
+            self._reset()
+        with self._lock:
+            if len(self._buffer) >= self.max_buffer:
+                self._buffer.popleft()
+                self._head += 1
+                self.dropped += 1
+            self._buffer.append(event)
+            self._idle.clear()
+            if self._thread is None:
+                self._start()
+        self._wake.set()
+
+    def _start(self) -> None:
+        self._replay_spool()
+        self._thread = threading.Thread(target=self._run, name="run-history", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _run(self) -> None:
+        backoff = 0.2
+        while True:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            while True:
+                with self._lock:
+                    batch = [self._buffer[i] for i in range(min(self.batch_size, len(self._buffer)))]
+                    batch_end = self._head + len(batch)
+                    gap = self.dropped
+                if not batch and not gap:
+                    self._idle.set()
+                    break
+                try:
+                    self._write(batch, gap)
+                except (psycopg.Error, OSError) as exc:
+                    self._close_conn()
+                    if self.outage_since is None:
+                        self.outage_since = time.monotonic()
+                        logger.warning("run history: database unreachable, buffering: %s", exc)
+                    if self._stop:
+                        return
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                backoff = 0.2
+                if self.outage_since is not None:
+                    logger.info("run history: database back, catching up")
+                    self.outage_since = None
+                with self._lock:
+                    while self._head < batch_end and self._buffer:
+                        self._buffer.popleft()
+                        self._head += 1
+                    self.dropped -= gap
+                    self.written += len(batch)
+            if self._stop:
+                return
+
+    def _write(self, batch: list[RunEvent], gap: int) -> None:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
+        events = list(batch)
+        if gap:
+            events.append(RunEvent("-", "history_gap", None, data={"dropped_events": gap}))
+        write_events(self._conn, events)
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+            self._conn = None
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every recorded event is written; False if time ran out."""
+        if self._thread is None or os.getpid() != self._pid:
+            return True
+        self._wake.set()
+        return self._idle.wait(timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self._thread is None or os.getpid() != self._pid:
+            return
+        flushed = self.flush(timeout)
+        self._stop = True
+        self._wake.set()
+        if not flushed:
+            self._spool()
+        self._close_conn()
+
+    def _spool(self) -> None:
+        with self._lock:
+            pending = list(self._buffer)
+            self._buffer.clear()
+        if not pending or self.spool_dir is None:
+            if pending:
+                logger.error("run history: %d events could not be written and no spool is set", len(pending))
+            return
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spool_dir / f"history-{os.getpid()}-{time.time_ns()}.jsonl"
+        path.write_text("".join(e.to_json() + "\n" for e in pending))
+        logger.warning("run history: spooled %d unwritten events to %s", len(pending), path)
+
+    def _replay_spool(self) -> None:
+        if self.spool_dir is None or not self.spool_dir.is_dir():
+            return
+        for path in sorted(self.spool_dir.glob("history-*.jsonl")):
+            claimed = path.with_suffix(f".replay-{os.getpid()}")
+            try:
+                path.rename(claimed)  # rename is atomic: one process replays each file
+            except FileNotFoundError:
+                continue
+            events = [RunEvent.from_json(line) for line in claimed.read_text().splitlines() if line]
+            self._buffer.extendleft(reversed(events))
+            claimed.unlink()
+            logger.info("run history: replaying %d spooled events from %s", len(events), path.name)

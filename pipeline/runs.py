@@ -1,0 +1,135 @@
+"""Reading run history: status by message id, searches, and the text a person reads."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from pipeline.models import Run, RunEvent
+
+
+@dataclass(frozen=True)
+class RunLife:
+    run: Run
+    events: list[RunEvent]
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.run
+        return {
+            "message_id": r.message_id,
+            "actor": r.actor,
+            "queue": r.queue,
+            "status": r.status,
+            "attempts": r.attempts,
+            "retries": r.retries,
+            "worker": r.worker,
+            "enqueued_at": _iso(r.enqueued_at),
+            "started_at": _iso(r.started_at),
+            "finished_at": _iso(r.finished_at),
+            "duration_ms": r.duration_ms,
+            "args": r.args,
+            "kwargs": r.kwargs,
+            "result": r.result,
+            "error": r.error,
+            "traceback": r.traceback,
+            "group_id": r.group_id,
+            "parent_id": r.parent_id,
+            "schedule_name": r.schedule_name,
+            "scheduled_for": _iso(r.scheduled_for),
+            "late_by_ms": late_by_ms(r),
+            "progress": {"done": r.progress_done, "total": r.progress_total} if r.progress_total else None,
+            "events": [
+                {
+                    "at": _iso(e.at),
+                    "event": e.event,
+                    "worker": e.worker,
+                    "error": e.error,
+                    "traceback": e.traceback,
+                    "data": e.data,
+                }
+                for e in self.events
+            ],
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def late_by_ms(run: Run) -> int | None:
+    """How long after its scheduled tick a scheduled run started."""
+    if run.scheduled_for is None or run.started_at is None:
+        return None
+    return int((run.started_at - run.scheduled_for).total_seconds() * 1000)
+
+
+def get_run(session: Session, message_id: str) -> RunLife | None:
+    run = session.get(Run, message_id)
+    if run is None:
+        return None
+    events = session.scalars(
+        select(RunEvent).where(RunEvent.message_id == message_id).order_by(RunEvent.at, RunEvent.id)
+    ).all()
+    return RunLife(run, list(events))
+
+
+def search_runs(
+    session: Session,
+    *,
+    actor: str | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    message_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Run]:
+    query: Select[tuple[Run]] = select(Run)
+    if actor:
+        query = query.where(Run.actor == actor)
+    if status:
+        query = query.where(Run.status == status)
+    if since:
+        query = query.where(Run.status_at >= since)
+    if until:
+        query = query.where(Run.status_at <= until)
+    if message_id:
+        query = query.where(Run.message_id.startswith(message_id))
+    query = query.order_by(Run.status_at.desc()).limit(limit).offset(offset)
+    return list(session.scalars(query).all())
+
+
+def format_life(life: RunLife) -> str:
+    """A run's life as a person reads it in a terminal."""
+    d = life.as_dict()
+    lines = [
+        f"message  {d['message_id']}",
+        f"actor    {d['actor']} on {d['queue']}",
+        f"status   {d['status']} (attempts: {d['attempts']}, retries: {d['retries']})",
+        f"args     {json.dumps(d['args'])} {json.dumps(d['kwargs'])}",
+    ]
+    if d["worker"]:
+        lines.append(f"worker   {d['worker']}")
+    if d["duration_ms"] is not None:
+        lines.append(f"duration {d['duration_ms']} ms")
+    if d["scheduled_for"]:
+        late = d["late_by_ms"]
+        lines.append(f"schedule {d['schedule_name']} tick {d['scheduled_for']}" + (f", started {late} ms late" if late is not None else ""))
+    if d["progress"]:
+        lines.append(f"progress {d['progress']['done']}/{d['progress']['total']}")
+    if d["result"] is not None:
+        lines.append(f"result   {json.dumps(d['result'])}")
+    if d["error"]:
+        lines.append(f"error    {d['error']}")
+    lines.append("")
+    for e in d["events"]:
+        detail = e["error"] or (json.dumps(e["data"]) if e["data"] else "")
+        lines.append(f"  {e['at']}  {e['event']:<14} {e['worker'] or '':<24} {detail}".rstrip())
+    if d["traceback"]:
+        lines += ["", d["traceback"].rstrip()]
+    return "\n".join(lines)
