@@ -1,0 +1,200 @@
+"""BrickLink Store API v1: a minifig's price guide and catalogue item (API_REFERENCE §4).
+
+Requests are signed with OAuth 1.0a (four credentials; tokens are bound to the
+registered IP address). Answers come in a `{"meta":{"code",…},"data":…}`
+envelope, and `meta.code` in the body is the verdict, whatever the HTTP status.
+
+What BrickLink cannot do: list the items of a category (only known ids can be
+looked up), tell sealed from new in the price guide (`N` or `U` only), or
+serve bursts (nginx answers HTML 503 pages). The "sold" guide covers the last
+six months; a guide with `total_quantity` 0 has no data, and its prices are None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pipeline.sources.errors import AuthError, NotFound, PermanentSourceError, SourceError, TransientSourceError
+from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy
+from pipeline.sources.oauth1 import OAuth1
+from pipeline.sources.payload import Fields
+
+SERVICE = "bricklink"
+GuideType = Literal["sold", "stock"]
+NewOrUsed = Literal["N", "U"]
+
+
+@dataclass(frozen=True)
+class PriceDetail:
+    quantity: int
+    unit_price: Decimal
+    seller_country_code: str | None = None  # sold guide
+    buyer_country_code: str | None = None  # sold guide
+    date_ordered: datetime | None = None  # sold guide
+    shipping_available: bool | None = None  # stock guide
+
+
+@dataclass(frozen=True)
+class PriceGuide:
+    """Prices of the last six months' sales (`sold`) or of current offers (`stock`)."""
+
+    item_no: str
+    item_type: str
+    guide_type: GuideType
+    new_or_used: NewOrUsed
+    currency_code: str
+    min_price: Decimal | None  # None when there is no data
+    max_price: Decimal | None
+    avg_price: Decimal | None
+    qty_avg_price: Decimal | None  # weighted by quantity
+    unit_quantity: int  # sold: sales; stock: lots offered
+    total_quantity: int  # sold: items sold; stock: items offered
+    details: tuple[PriceDetail, ...]
+
+    @property
+    def has_data(self) -> bool:
+        return self.total_quantity > 0
+
+
+@dataclass(frozen=True)
+class CatalogItem:
+    no: str
+    name: str
+    type: str
+    category_id: int | None
+    year_released: int | None  # the only API source of a figure's release year
+    is_obsolete: bool | None
+    image_url: str | None
+    thumbnail_url: str | None
+    alternate_no: str | None
+
+
+_CODE_ERRORS: dict[int, type[SourceError]] = {401: AuthError, 403: AuthError, 404: NotFound}
+
+
+def check_reply(reply: Reply) -> SourceError | None:
+    """BrickLink's verdict from `meta.code` in the body; None leaves non-JSON to the generic rules."""
+    payload = reply.payload
+    if not reply.decoded or not isinstance(payload, dict):
+        return None
+    meta = Fields(payload, SERVICE, reply.endpoint, "reply").record("meta")
+    code = meta.opt_integer("code")
+    if code is None:
+        return reply.fail(PermanentSourceError, "reply has no meta.code")
+    if 200 <= code < 300:
+        return None
+    reason = f"{meta.opt_string('message') or code}: {meta.opt_string('description') or ''}".rstrip(": ")
+    if code == 429 or code >= 500:
+        return reply.fail(TransientSourceError, reason)
+    return reply.fail(_CODE_ERRORS.get(code, PermanentSourceError), reason)
+
+
+def parse_price_detail(obj: Any, guide: Fields) -> PriceDetail:
+    fields = Fields(obj, SERVICE, guide.endpoint, f"{guide.what} price detail")
+    # Real answers carry a misspelt duplicate, "qunatity"; either will do.
+    quantity = fields.opt_integer("quantity")
+    quantity = quantity if quantity is not None else fields.opt_integer("qunatity", required=True)
+    assert quantity is not None
+    return PriceDetail(
+        quantity=quantity,
+        unit_price=fields.decimal("unit_price"),
+        seller_country_code=fields.opt_string("seller_country_code"),
+        buyer_country_code=fields.opt_string("buyer_country_code"),
+        date_ordered=fields.opt_moment("date_ordered"),
+        shipping_available=fields.opt_flag("shipping_available"),
+    )
+
+
+def parse_price_guide(payload: Any, guide_type: GuideType, endpoint: str = "price guide") -> PriceGuide:
+    data = Fields(payload, SERVICE, endpoint, "reply").record("data", "price guide")
+    item = data.record("item")
+    data.what = f"price guide of {item.obj.get('no')!r}"
+    total = data.integer("total_quantity")
+    prices = {key: data.decimal(key) for key in ("min_price", "max_price", "avg_price", "qty_avg_price")}
+    priced = {key: value if total > 0 else None for key, value in prices.items()}
+    new_or_used = data.string("new_or_used")
+    if new_or_used not in ("N", "U"):
+        raise data.bad("new_or_used", f"is neither N nor U: {new_or_used!r}")
+    return PriceGuide(
+        item_no=item.string("no"),
+        item_type=item.string("type"),
+        guide_type=guide_type,
+        new_or_used=new_or_used,  # type: ignore[arg-type]
+        currency_code=data.string("currency_code"),
+        unit_quantity=data.integer("unit_quantity"),
+        total_quantity=total,
+        details=tuple(parse_price_detail(obj, data) for obj in data.items("price_detail", required=False)),
+        **priced,
+    )
+
+
+def parse_item(payload: Any, endpoint: str = "item") -> CatalogItem:
+    data = Fields(payload, SERVICE, endpoint, "reply").record("data", "item")
+    data.what = f"item {data.obj.get('no')!r}"
+    return CatalogItem(
+        no=data.string("no"),
+        name=data.string("name"),
+        type=data.string("type"),
+        category_id=data.opt_integer("category_id"),
+        year_released=data.opt_integer("year_released"),
+        is_obsolete=data.opt_flag("is_obsolete"),
+        image_url=data.opt_string("image_url"),
+        thumbnail_url=data.opt_string("thumbnail_url"),
+        alternate_no=data.opt_string("alternate_no"),
+    )
+
+
+class BricklinkClient:
+    """The catalogue part of the BrickLink Store API for minifigs; see the module docstring."""
+
+    def __init__(
+        self,
+        base_url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        token_value: str,
+        token_secret: str,
+        *,
+        timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        before_request: BeforeRequest | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._auth = OAuth1(consumer_key, consumer_secret, token_value, token_secret)
+        self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def price_guide(
+        self,
+        no: str,
+        guide_type: GuideType = "sold",
+        new_or_used: NewOrUsed = "N",
+        currency_code: str | None = None,
+        *,
+        country_code: str | None = None,
+        region: str | None = None,
+        vat: Literal["N", "Y", "O"] | None = None,
+    ) -> PriceGuide:
+        """`GET /items/MINIFIG/{no}/price`: worldwide unless `country_code` or `region` is given."""
+        if guide_type not in ("sold", "stock") or new_or_used not in ("N", "U"):
+            raise ValueError(f"guide_type must be sold|stock and new_or_used N|U, got {guide_type!r}, {new_or_used!r}")
+        path = f"/items/MINIFIG/{quote(no, safe='')}/price"
+        wanted = {"guide_type": guide_type, "new_or_used": new_or_used, "currency_code": currency_code,
+                  "country_code": country_code, "region": region, "vat": vat}
+        params = {key: value for key, value in wanted.items() if value is not None}
+        return parse_price_guide(self._get(path, params), guide_type, path)
+
+    def item(self, no: str) -> CatalogItem:
+        """`GET /items/MINIFIG/{no}`: name, category and release year of a known figure."""
+        path = f"/items/MINIFIG/{quote(no, safe='')}"
+        return parse_item(self._get(path, {}), path)
+
+    def _get(self, path: str, params: dict[str, str]) -> Any:
+        url = f"{self.base_url}{path}"
+        return self._http.call("GET", url, path, params=params, auth=self._auth, check=check_reply)

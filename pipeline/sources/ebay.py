@@ -1,0 +1,210 @@
+"""eBay: an application token (OAuth2 client credentials) and Browse search (API_REFERENCE §3).
+
+What eBay cannot do here: Browse returns live listings, so its prices are
+asking prices, not sales; sold prices (Finding `findCompletedItems`,
+Marketplace Insights) are closed to ordinary developers. Browse allows 5,000
+calls a day by default (429, error 2001, when spent) and at most 10,000
+results per query. Auctions come back only when asked for (`buyingOptions`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pipeline.sources.ebay_listings import (
+    SEARCH_ENDPOINT,
+    SERVICE,
+    ItemSummary,
+    Money,
+    SearchPage,
+    ShippingOption,
+    parse_search_page,
+)
+from pipeline.sources.errors import AuthError, PermanentSourceError, QuotaExceeded, SourceError
+from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status
+from pipeline.sources.payload import Fields
+
+__all__ = ["BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption", "build_filter"]
+
+log = logging.getLogger(__name__)
+
+SCOPE = "https://api.ebay.com/oauth/api_scope"
+TOKEN_ENDPOINT = "/identity/v1/oauth2/token"
+MAX_LIMIT = 200
+MAX_RESULTS = 10_000  # offset + limit may not pass it
+QUOTA_ERROR_ID = 2001
+SORTS = frozenset({"price", "-price", "distance", "newlyListed", "endingSoonest"})
+
+
+@dataclass(frozen=True)
+class BrowseQuery:
+    """One `item_summary/search` question; `filter` is built from the fields.
+
+    Both buying options are asked for by default: Browse alone returns only
+    FIXED_PRICE listings. A price bound needs `price_currency`, which is sent
+    with it as `priceCurrency`.
+    """
+
+    q: str
+    category_id: str | None = None
+    condition_ids: tuple[str, ...] = ()
+    buying_options: tuple[str, ...] = ("FIXED_PRICE", "AUCTION")
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    price_currency: str | None = None
+    sort: str | None = None
+    limit: int = MAX_LIMIT
+
+    def __post_init__(self) -> None:
+        if not self.q.strip() or len(self.q) > 100 or "*" in self.q:
+            raise ValueError(f"q must be 1-100 characters without '*', got {self.q!r}")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValueError(f"limit must be 1-{MAX_LIMIT}, got {self.limit}")
+        if (self.price_min is not None or self.price_max is not None) and not self.price_currency:
+            raise ValueError("a price bound needs price_currency")
+        if self.price_min is not None and self.price_max is not None and self.price_min > self.price_max:
+            raise ValueError(f"price_min {self.price_min} is above price_max {self.price_max}")
+        if self.sort is not None and self.sort not in SORTS:
+            raise ValueError(f"sort must be one of {sorted(SORTS)}, got {self.sort!r}")
+
+
+def _amount(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+def build_filter(query: BrowseQuery) -> str | None:
+    """The `filter` value, e.g. `buyingOptions:{FIXED_PRICE|AUCTION},price:[1..10],priceCurrency:GBP`."""
+    terms = []
+    if query.buying_options:
+        terms.append("buyingOptions:{%s}" % "|".join(query.buying_options))
+    if query.condition_ids:
+        terms.append("conditionIds:{%s}" % "|".join(query.condition_ids))
+    low, high = query.price_min, query.price_max
+    if low is not None or high is not None:
+        if high is None:
+            bounds = _amount(low) if low is not None else ""  # [10] means 10 or more
+        else:
+            bounds = f"{_amount(low) if low is not None else ''}..{_amount(high)}"
+        terms.append(f"price:[{bounds}]")
+        terms.append(f"priceCurrency:{query.price_currency}")
+    return ",".join(terms) or None
+
+
+def search_params(query: BrowseQuery, offset: int) -> dict[str, str]:
+    if offset < 0 or offset % query.limit or offset + query.limit > MAX_RESULTS:
+        raise ValueError(f"offset {offset} must be a multiple of limit {query.limit} within {MAX_RESULTS} results")
+    params = {"q": query.q, "category_ids": query.category_id, "filter": build_filter(query), "sort": query.sort}
+    shown = {key: value for key, value in params.items() if value}
+    return {**shown, "limit": str(query.limit), "offset": str(offset)}
+
+
+def check_reply(reply: Reply) -> SourceError | None:
+    """eBay's verdict: the `errors[]` envelope, the token endpoint's `error`, 429/2001 as a spent quota."""
+    payload = reply.payload if isinstance(reply.payload, dict) else {}
+    errors = payload.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict) and reply.status >= 400:
+        first = errors[0]
+        reason = f"error {first.get('errorId')}: {first.get('longMessage') or first.get('message')}"
+        if len(errors) > 1:
+            reason += f" (and {len(errors) - 1} more)"
+        if reply.status == 429 or first.get("errorId") == QUOTA_ERROR_ID:
+            return reply.fail(QuotaExceeded, reason)
+        return error_for_status(reply, reason) or reply.fail(PermanentSourceError, reason)
+    if "error" in payload and reply.status >= 400:
+        return error_for_status(reply, f"{payload['error']}: {payload.get('error_description', '')}")
+    return None
+
+
+class EbayClient:
+    """Browse search with a cached application token; see the module docstring for limits."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        marketplace_id: str = "EBAY_US",
+        *,
+        timeout_s: float = 10.0,
+        retry: RetryPolicy | None = None,
+        before_request: BeforeRequest | None = None,
+        token_margin_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.marketplace_id = marketplace_id
+        self._credentials = (client_id, client_secret)
+        self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request)
+        self._token_margin_s = token_margin_s
+        self._clock = clock
+        self._token: tuple[str, float] | None = None  # the token and when to stop using it
+        self._token_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def token(self) -> str:
+        """An application access token, minted on first use and shortly before it expires."""
+        with self._token_lock:
+            if self._token is None or self._clock() >= self._token[1]:
+                self._token = self._mint_token()
+            return self._token[0]
+
+    def search_page(self, query: BrowseQuery, offset: int = 0) -> SearchPage:
+        params = search_params(query, offset)
+        return parse_search_page(self._browse(params), offset, query.limit)
+
+    def search(self, query: BrowseQuery, max_items: int | None = None) -> list[ItemSummary]:
+        """Every listing for `query`, page by page until `next` is absent or 10,000 are read."""
+        items: list[ItemSummary] = []
+        offset = 0
+        while True:
+            page = self.search_page(query, offset)
+            items.extend(page.items)
+            if max_items is not None and len(items) >= max_items:
+                return items[:max_items]
+            offset += query.limit
+            if not page.has_next or not page.items or offset + query.limit > MAX_RESULTS:
+                return items
+
+    def _mint_token(self) -> tuple[str, float]:
+        payload = self._http.call(
+            "POST",
+            f"{self.base_url}{TOKEN_ENDPOINT}",
+            TOKEN_ENDPOINT,
+            auth=self._credentials,
+            data={"grant_type": "client_credentials", "scope": SCOPE},
+            check=check_reply,
+        )
+        fields = Fields(payload, SERVICE, TOKEN_ENDPOINT, "token reply")
+        token, expires_in = fields.string("access_token"), fields.integer("expires_in")
+        margin = min(self._token_margin_s, expires_in / 10)
+        log.info("ebay: new application token, valid for %d s", expires_in)
+        return token, self._clock() + expires_in - margin
+
+    def _drop_token(self, token: str) -> None:
+        with self._token_lock:
+            if self._token is not None and self._token[0] == token:
+                self._token = None
+
+    def _browse(self, params: dict[str, str]) -> Any:
+        token = self.token()
+        try:
+            return self._search(params, token)
+        except AuthError as exc:
+            if exc.status != 401:
+                raise
+            log.info("ebay: token refused (%s); minting a new one and retrying once", exc.reason)
+            self._drop_token(token)
+            return self._search(params, self.token())
+
+    def _search(self, params: dict[str, str], token: str) -> Any:
+        headers = {"Authorization": f"Bearer {token}", "X-EBAY-C-MARKETPLACE-ID": self.marketplace_id}
+        url = f"{self.base_url}{SEARCH_ENDPOINT}"
+        return self._http.call("GET", url, SEARCH_ENDPOINT, params=params, headers=headers, check=check_reply)
