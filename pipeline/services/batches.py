@@ -1,0 +1,183 @@
+"""Batches: a fan-out of messages whose outcome is kept in PostgreSQL, not left to a group callback.
+
+A batch is keyed by the message that sent it. Each member is pending until it
+succeeds (marked in the member's own transaction, so "done" and "its writes are
+committed" are one fact) or fails for good (marked when the worker layer reports
+it). `finish` closes a batch once no member is pending: it aggregates what the
+members that succeeded fetched, and says `succeeded`, `partially_failed` or
+`failed`, listing the failures. Finishing twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from pipeline.models import Batch, BatchMember, Run
+from pipeline.sql import snapshots
+
+SHOWN_FAILURES = 20  # failures listed in the run history's result; all of them are in batch_members
+GONE_STATUSES = ("failed", "dead_lettered", "skipped", "cancelled")
+
+
+@dataclass(frozen=True)
+class BatchState:
+    id: str
+    kind: str
+    day: date | None
+    total: int
+    sent: bool
+    finished: bool
+    members: dict[str, str]  # key -> message id
+    result: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    batch_id: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    batch_id: str
+    status: str
+    total: int
+    result: dict[str, Any]
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    newly: bool = True  # False when an earlier call closed the batch
+
+
+def start(session: Session, batch_id: str, kind: str, day: date | None, members: list[tuple[str, str]],
+          now: datetime) -> BatchState:
+    """Create the batch and its pending members, or return the one a first delivery created."""
+    inserted = session.execute(
+        insert(Batch).values(id=batch_id, kind=kind, day=day, total=len(members), created_at=now)
+        .on_conflict_do_nothing().returning(Batch.id)
+    ).scalar()
+    if inserted is not None:
+        session.execute(insert(BatchMember), [
+            {"batch_id": batch_id, "key": key, "message_id": message_id} for key, message_id in members
+        ])
+    state = load(session, batch_id)
+    assert state is not None
+    return state
+
+
+def load(session: Session, batch_id: str) -> BatchState | None:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        return None
+    rows = session.execute(select(BatchMember.key, BatchMember.message_id).where(BatchMember.batch_id == batch_id))
+    return BatchState(batch.id, batch.kind, batch.day, batch.total, batch.sent_at is not None,
+                      batch.finished_at is not None, {key: mid for key, mid in rows}, batch.result)
+
+
+def mark_sent(session: Session, batch_id: str, now: datetime) -> None:
+    session.execute(update(Batch).where(Batch.id == batch_id, Batch.sent_at.is_(None)).values(sent_at=now))
+
+
+def member_succeeded(session: Session, message_id: str | None, now: datetime) -> None:
+    """Mark the member that `message_id` is, if it is one; a no-op for any other message."""
+    if message_id:
+        session.execute(
+            update(BatchMember).where(BatchMember.message_id == message_id, BatchMember.status == "pending")
+            .values(status="succeeded", finished_at=now)
+        )
+
+
+def member_failed(session: Session, message_id: str, error: str, now: datetime) -> bool:
+    """Mark a member failed for good; True only the first time (a redelivered report changes nothing)."""
+    changed = session.execute(
+        update(BatchMember).where(BatchMember.message_id == message_id, BatchMember.status == "pending")
+        .values(status="failed", error=error[:2000], finished_at=now).returning(BatchMember.key)
+    ).scalar()
+    return changed is not None
+
+
+def batch_of(session: Session, message_id: str) -> str | None:
+    return session.execute(select(BatchMember.batch_id).where(BatchMember.message_id == message_id)).scalar()
+
+
+def progress(session: Session, batch_id: str) -> Progress | None:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        return None
+    done = session.execute(
+        select(func.count()).where(BatchMember.batch_id == batch_id, BatchMember.status != "pending")
+    ).scalar_one()
+    return Progress(batch_id, done, batch.total)
+
+
+def sender_running(session: Session, batch_id: str, now: datetime, wait: timedelta) -> bool:
+    """Whether the run that sent the batch is still recorded as under way, within `wait` of the batch's start.
+
+    Its own result must be written before the batch's outcome, or it would overwrite it.
+    """
+    batch = session.get(Batch, batch_id)
+    if batch is None or now - batch.created_at > wait:
+        return False
+    status = session.execute(select(Run.status).where(Run.message_id == batch_id)).scalar()
+    return status in ("enqueued", "delayed", "running", "retrying")
+
+
+def resolve_from_history(session: Session, batch_id: str, now: datetime, max_age: timedelta) -> int:
+    """Fail pending members the run history says are gone, and all of them once the batch is too old.
+
+    The safety net for a failure report that never came (a skipped message, a
+    worker that died while reporting): returns how many members it failed.
+    """
+    batch = session.get(Batch, batch_id)
+    if batch is None or batch.finished_at is not None:
+        return 0
+    gone = session.execute(
+        select(BatchMember.message_id, Run.status, Run.error)
+        .join(Run, Run.message_id == BatchMember.message_id)
+        .where(BatchMember.batch_id == batch_id, BatchMember.status == "pending", Run.status.in_(GONE_STATUSES))
+    ).all()
+    failed = sum(member_failed(session, mid, f"{status} (per run history): {error or 'no error recorded'}", now)
+                 for mid, status, error in gone)
+    if now - batch.created_at > max_age:
+        pending = session.execute(select(BatchMember.message_id).where(
+            BatchMember.batch_id == batch_id, BatchMember.status == "pending")).scalars().all()
+        failed += sum(member_failed(session, mid, f"no outcome within {max_age}", now) for mid in pending)
+    return failed
+
+
+def finish(session: Session, batch_id: str, now: datetime) -> Outcome | None:
+    """Close the batch once no member is pending; None while some are (or if there is no such batch).
+
+    A batch already closed returns its outcome again without writing anything.
+    """
+    batch = session.get(Batch, batch_id, with_for_update=True)
+    if batch is None:
+        return None
+    if batch.finished_at is not None and batch.result is not None:
+        return Outcome(batch.id, batch.status, batch.total, batch.result, newly=False)
+    members = session.execute(
+        select(BatchMember).where(BatchMember.batch_id == batch_id).order_by(BatchMember.key)
+    ).scalars().all()
+    if any(m.status == "pending" for m in members):
+        return None
+    succeeded = [m.key for m in members if m.status == "succeeded"]
+    failures = [{"key": m.key, "message_id": m.message_id, "error": m.error} for m in members if m.status == "failed"]
+    result: dict[str, Any] = {"batch_id": batch.id, "kind": batch.kind, "total": batch.total,
+                              "succeeded": len(succeeded), "failed": len(failures)}
+    if batch.kind == "prices" and batch.day is not None:
+        days = sorted({batch.day, now.date()})
+        figures = [uuid.UUID(key) for key in succeeded]
+        result["snapshots"] = sum(snapshots.aggregate_day(session, day, figures).written for day in days) if figures else 0
+        result["days"] = [day.isoformat() for day in days]
+    status = "succeeded" if not failures else "partially_failed" if succeeded else "failed"
+    result["status"] = status
+    result["failures"] = [{**f, "error": (f["error"] or "")[:160]} for f in failures[:SHOWN_FAILURES]]
+    result["finished_at"] = now.isoformat()
+    batch.status, batch.finished_at, batch.result = status, now, result
+    return Outcome(batch.id, status, batch.total, result, failures)

@@ -1,0 +1,152 @@
+"""Price fetch: search eBay for a figure, classify every listing, store the day's observations.
+
+The search runs outside any transaction (`search_listings`), the writes in one
+(`store_listings`): a slow API never holds a database transaction open.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from pipeline.errors import InvalidInput
+from pipeline.models import Minifigure
+from pipeline.quality import Condition, FigureFacts, ListingFacts, classify_listing, parse_figure_number
+from pipeline.services import batches, receipts
+from pipeline.sources.conditions import browse_condition_ids
+from pipeline.sources.ebay import BrowseQuery, EbayClient, ItemSummary
+from pipeline.sql.observations import ObservationRow, mark_priced, upsert_observations
+
+SOURCE = "ebay"
+MAX_LISTINGS = 1_000  # five pages of 200: a bound on the daily quota one figure can spend
+_QUERY_NOISE = re.compile(r"[^\w']+")  # eBay reads "(a, b)" as OR, "-word" as NOT, and refuses "*"
+
+
+@dataclass(frozen=True)
+class Figure:
+    id: uuid.UUID
+    bricklink_id: str | None
+    rebrickable_id: str | None
+    name: str
+    theme: str | None
+
+    @property
+    def facts(self) -> FigureFacts:
+        return FigureFacts(self.bricklink_id, self.rebrickable_id, self.name, self.theme)
+
+
+def _figure(row: Minifigure) -> Figure:
+    return Figure(row.id, row.bricklink_id, row.rebrickable_id, row.name, row.theme)
+
+
+def load_figure(session: Session, minifigure_id: uuid.UUID) -> Figure:
+    row = session.get(Minifigure, minifigure_id)
+    if row is None:
+        raise InvalidInput(f"minifigure_id {minifigure_id} is not in the catalog")
+    return _figure(row)
+
+
+def find_figure(session: Session, number: str) -> Figure:
+    """The figure with this BrickLink number or Rebrickable id; "sw0001" finds sw0001a if it is the only one."""
+    exact = session.scalars(select(Minifigure).where(
+        or_(func.lower(Minifigure.bricklink_id) == number, Minifigure.rebrickable_id == number))).first()
+    if exact is not None:
+        return _figure(exact)
+    wanted = parse_figure_number(number)
+    candidates = [] if wanted is None or wanted.variant else session.scalars(
+        select(Minifigure).where(func.lower(Minifigure.bricklink_id).like(f"{wanted.family}%"))).all()
+    variants = [row for row in candidates
+                if (parsed := parse_figure_number(row.bricklink_id)) is not None and parsed.matches(wanted)]
+    if len(variants) == 1:
+        return _figure(variants[0])
+    if variants:
+        names = ", ".join(sorted(str(row.bricklink_id) for row in variants))
+        raise InvalidInput(f"set_number {number!r} matches {names}; name the variant")
+    raise InvalidInput(f"set_number {number!r} is not in the catalog; sync the catalog first")
+
+
+def browse_query(figure: Figure, condition: Condition | None, category_id: str) -> BrowseQuery:
+    """The BrickLink number (with and without its variant letter) when known, else the name and "lego"."""
+    number = parse_figure_number(figure.bricklink_id)
+    if number is not None and figure.bricklink_id:
+        known = figure.bricklink_id.casefold()
+        q = f"({known}, {known[:-1]})" if number.variant else known  # sellers often drop the letter
+    else:
+        q = f"{_keywords(figure.name, 94)} lego".strip()
+    return BrowseQuery(q=q, category_id=category_id, condition_ids=browse_condition_ids(condition) if condition else ())
+
+
+def _keywords(name: str, limit: int) -> str:
+    """The name's words, up to `limit` characters, without eBay's operators."""
+    query = ""
+    for word in _QUERY_NOISE.sub(" ", name).split():
+        if len(query) + len(word) + 1 > limit:
+            break
+        query = f"{query} {word}".strip()
+    return query
+
+
+def search_listings(client: EbayClient, query: BrowseQuery) -> list[ItemSummary]:
+    return client.search(query, max_items=MAX_LISTINGS)
+
+
+def observation_rows(figure: Figure, items: list[ItemSummary], marketplace: str, now: datetime) -> list[ObservationRow]:
+    """Each listing once, classified for `figure`, stamped with today's date (UTC)."""
+    rows: dict[str, ObservationRow] = {}
+    for item in items:
+        verdict = classify_listing(ListingFacts(
+            title=item.title,
+            condition_id=item.condition_id,
+            buying_options=item.buying_options,
+            price=item.price.value,
+            currency=item.price.currency,
+            has_current_bid=item.current_bid_price is not None,
+            bid_count=item.bid_count or 0,
+            category_ids=item.category_ids,
+        ), figure.facts)
+        shipping = item.shipping_options[0] if item.shipping_options else None
+        rows[item.item_id] = ObservationRow(
+            minifigure_id=figure.id, source=SOURCE, listing_id=item.item_id, observed_on=now.date(),
+            marketplace=marketplace, title=item.title, price=item.price.value, currency=item.price.currency,
+            shipping=shipping.cost if shipping else None, shipping_currency=shipping.currency if shipping else None,
+            shipping_type=shipping.cost_type if shipping else None, condition=verdict.condition,
+            condition_id=item.condition_id, condition_text=item.condition,
+            buying_options=",".join(item.buying_options), bid_count=item.bid_count,
+            seller=item.seller_username, url=item.item_web_url, excluded_reason=verdict.reason, seen_at=now,
+        )
+    return list(rows.values())
+
+
+def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: list[ItemSummary],
+                   marketplace: str, now: datetime, message_id: str | None = None,
+                   condition: Condition | None = None) -> dict[str, Any]:
+    """Upsert the observations (one statement), mark the figure priced; a small summary of counts."""
+    earlier = receipts.claim(session, message_id, "fetch_prices", now)
+    if earlier is not None:
+        return earlier
+    rows = observation_rows(figure, items, marketplace, now)
+    written = upsert_observations(session, rows)
+    mark_priced(session, figure.id, now)
+    batches.member_succeeded(session, message_id, now)
+    excluded = Counter(row.excluded_reason for row in rows if row.excluded_reason)
+    summary = {
+        "minifigure_id": str(figure.id), "query": query.q, "condition": condition,
+        "observed_on": now.date().isoformat(),
+        "listings": len(rows), "included": len(rows) - sum(excluded.values()), "excluded": dict(sorted(excluded.items())),
+        "inserted": written.inserted, "updated": written.updated,
+    }
+    receipts.settle(session, message_id, summary)
+    return summary
+
+
+def stalest_figures(session: Session, limit: int) -> list[uuid.UUID]:
+    """The figures priced longest ago, never-priced ones first."""
+    query = select(Minifigure.id).order_by(Minifigure.last_priced_at.asc().nulls_first(), Minifigure.id).limit(limit)
+    return list(session.scalars(query).all())
