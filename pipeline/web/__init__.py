@@ -1,0 +1,1 @@
+"""The web dashboard and the JSON admin API (see `pipeline.web.app`)."""
