@@ -1,0 +1,104 @@
+"""Layout, settings, schema and the CLI entry points, on the real services."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from actors.cli import main; main()", *args],
+        cwd=ROOT, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_pipeline_never_imports_the_task_libraries() -> None:
+    code = (
+        "import importlib, pkgutil, sys, pipeline\n"
+        "for m in pkgutil.walk_packages(pipeline.__path__, 'pipeline.'):\n"
+        "    if m.name.endswith(('.env', '__main__')) or '.versions.' in m.name: continue\n"
+        "    importlib.import_module(m.name)\n"
+        "bad = sorted(n for n in sys.modules if n.split('.')[0] in ('dramatiq', 'periodiq', 'apscheduler'))\n"
+        "print(len([n for n in sys.modules if n.startswith('pipeline')]), bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    imported = int(proc.stdout.split()[0])
+    assert imported >= 8  # the walk really imported the package's modules
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DATABASE_URL", "mysql://root@localhost/x"), ("BROKER_URL", "redis://localhost"),
+     ("DASHBOARD_PORT", "eighty"), ("CATALOG_SOURCE", "bricklink"), ("PROMETHEUS_ENABLED", "maybe")],
+)
+def test_malformed_setting_stops_the_process_naming_it(name: str, value: str) -> None:
+    proc = run("db", "current", env={name: value})
+    assert proc.returncode != 0
+    assert f"setting {name} is invalid" in proc.stderr
+
+
+def test_upgrade_is_a_no_op_the_second_time() -> None:
+    proc = run("db", "upgrade")
+    assert proc.returncode == 0, proc.stderr
+    assert "already there" in proc.stdout
+
+
+def test_models_and_migrations_agree() -> None:
+    from pipeline.db import get_engine
+    from pipeline.models import Base
+
+    with get_engine().connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        tables = set(conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'")).scalars())
+    assert diff == []
+    assert {"minifigures", "price_observations", "price_snapshots", "runs", "run_events", "schedule_ticks"} <= tables
+
+
+def test_send_rejects_an_unknown_actor() -> None:
+    proc = run("send", "no_such_actor", "--kwargs", "{}")
+    assert proc.returncode == 2
+    assert "unknown actor 'no_such_actor'" in proc.stderr
+    assert "health_check" in proc.stderr  # it lists what exists
+
+
+def test_send_rejects_arguments_the_actor_does_not_accept() -> None:
+    proc = run("send", "health_check", "--kwargs", '{"verbose": true}')
+    assert proc.returncode == 2
+    assert "unexpected keyword argument 'verbose'" in proc.stderr
+
+
+def test_send_rejects_malformed_json() -> None:
+    proc = run("send", "health_check", "--kwargs", "{not json")
+    assert proc.returncode == 2
+    assert "not JSON" in proc.stderr
+
+
+def test_send_enqueues_and_status_shows_it_waiting(broker) -> None:  # noqa: ANN001
+    proc = run("send", "health_check", "--json")
+    assert proc.returncode == 0, proc.stderr
+    message_id = json.loads(proc.stdout)["message_id"]
+    status = run("status", message_id, "--json")
+    assert status.returncode == 0, status.stderr
+    life = json.loads(status.stdout)
+    assert life["status"] == "enqueued"
+    assert life["actor"] == "health_check" and life["queue"] == "default"
+    assert [e["event"] for e in life["events"]] == ["enqueued"]
+
+
+def test_status_of_an_unknown_message_exits_non_zero() -> None:
+    proc = run("status", "00000000-0000-0000-0000-000000000000")
+    assert proc.returncode == 1
+    assert "no run with message id" in proc.stderr

@@ -1,0 +1,61 @@
+"""Property tests on the parsers and serializers at the edges: nothing crashes, nothing leaks."""
+
+from __future__ import annotations
+
+import json
+import string
+from datetime import UTC, datetime
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from pipeline.history import RunEvent
+from pipeline.redaction import redact
+from pipeline.settings import Settings, describe_error
+
+SECRET = "Zq9-s3cr3t-Value"
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(value=json_values, prefix=st.text(max_size=5), suffix=st.text(max_size=5))
+@settings(max_examples=200)
+def test_redaction_never_crashes_and_never_leaks_a_known_secret(value, prefix, suffix) -> None:  # noqa: ANN001
+    planted = {"payload": value, "note": f"{prefix}{SECRET}{suffix}", "list": [SECRET]}
+    cleaned = redact(planted, secrets=[SECRET])
+    assert SECRET not in json.dumps(cleaned)
+
+
+@given(
+    message_id=st.text(min_size=1, max_size=40),
+    error=st.none() | st.text(max_size=200),
+    data=st.none() | st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=10), max_size=3),
+    at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
+)
+def test_spooled_events_round_trip(message_id, error, data, at) -> None:  # noqa: ANN001
+    event = RunEvent(message_id, "retrying", "retrying", at=at, error=error, data=data)
+    assert RunEvent.from_json(event.to_json()) == event
+
+
+@given(port=st.text(alphabet=string.printable, max_size=8))
+def test_a_malformed_port_setting_is_named_in_the_error(port: str) -> None:
+    try:
+        value = Settings(dashboard_port=port).dashboard_port
+    except ValidationError as exc:
+        assert "setting DASHBOARD_PORT is invalid" in describe_error(exc)
+    else:
+        assert 0 <= value <= 65535
+
+
+@given(url=st.text(max_size=40))
+def test_a_broker_url_is_amqp_or_refused_by_name(url: str) -> None:
+    try:
+        Settings(broker_url=url)
+    except ValidationError as exc:
+        assert "setting BROKER_URL is invalid" in describe_error(exc)
+    else:
+        assert url.startswith(("amqp://", "amqps://"))

@@ -1,0 +1,131 @@
+"""The run-history writer over a real PostgreSQL connection that goes away and comes back."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from pipeline.history import HistoryWriter, RunEvent
+from pipeline.models import Run, RunEvent as RunEventRow
+from tests.support.proxy import TcpProxy
+from tests.support.worker import wait_for
+
+
+def proxied_dsn(proxy: TcpProxy) -> str:
+    return os.environ["DATABASE_URL"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+
+
+def count_events(session, message_id: str) -> int:  # noqa: ANN001
+    return session.scalar(select(func.count()).select_from(RunEventRow).where(RunEventRow.message_id == message_id))
+
+
+def test_history_buffers_through_an_outage_and_catches_up(session, tmp_path: Path) -> None:  # noqa: ANN001
+    proxy = TcpProxy(5432)
+    writer = HistoryWriter(proxied_dsn(proxy), spool_dir=tmp_path)
+    try:
+        writer.record(RunEvent("outage-1", "enqueued", "enqueued", actor="echo", queue="default"))
+        assert writer.flush(10)
+        proxy.cut()
+        writer.record(RunEvent("outage-1", "running", "running", worker="w1"))
+        writer.record(RunEvent("outage-1", "succeeded", "succeeded", worker="w1", result={"n": 1}))
+        assert not writer.flush(1.5), "nothing can be written while the database is away"
+        proxy.restore()
+        assert writer.flush(15)
+    finally:
+        writer.close()
+        proxy.close()
+    session.expire_all()
+    run = session.get(Run, "outage-1")
+    assert run.status == "succeeded" and run.result == {"n": 1} and run.attempts == 1
+    assert count_events(session, "outage-1") == 3
+
+
+def test_events_unwritten_at_exit_are_spooled_and_replayed(session, tmp_path: Path) -> None:  # noqa: ANN001
+    proxy = TcpProxy(5432)
+    proxy.cut()
+    writer = HistoryWriter(proxied_dsn(proxy), spool_dir=tmp_path)
+    writer.record(RunEvent("spooled-1", "enqueued", "enqueued", actor="echo", queue="default"))
+    writer.record(RunEvent("spooled-1", "running", "running", worker="w1"))
+    writer.close(timeout=1)
+    proxy.close()
+    assert len(list(tmp_path.glob("history-*.jsonl"))) == 1
+
+    # The next process replays the spool as soon as it records anything.
+    second = HistoryWriter(os.environ["DATABASE_URL"], spool_dir=tmp_path)
+    second.record(RunEvent("spooled-1", "succeeded", "succeeded", worker="w1"))
+    assert second.flush(10)
+    second.close()
+    session.expire_all()
+    assert session.get(Run, "spooled-1").status == "succeeded"
+    assert count_events(session, "spooled-1") == 3
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_overflow_is_recorded_as_a_gap_not_dropped_silently(session, tmp_path: Path) -> None:  # noqa: ANN001
+    proxy = TcpProxy(5432)
+    proxy.cut()
+    writer = HistoryWriter(proxied_dsn(proxy), spool_dir=tmp_path, max_buffer=5)
+    for i in range(8):
+        writer.record(RunEvent(f"gap-{i}", "enqueued", "enqueued", actor="echo", queue="default"))
+    proxy.restore()
+    try:
+        assert writer.flush(15)
+    finally:
+        writer.close()
+        proxy.close()
+    gaps = session.scalars(select(RunEventRow.data).where(RunEventRow.event == "history_gap")).all()
+    assert {"dropped_events": 3} in gaps
+    assert session.get(Run, "gap-7") is not None and session.get(Run, "gap-0") is None
+
+
+def test_a_late_enqueued_event_does_not_undo_a_finished_run(session) -> None:  # noqa: ANN001
+    writer = HistoryWriter(os.environ["DATABASE_URL"])
+    writer.record(RunEvent("order-1", "running", "running", worker="w1", actor="echo", queue="default"))
+    writer.record(RunEvent("order-1", "succeeded", "succeeded", worker="w1"))
+    # The producer's event arrives last, though it happened first.
+    from datetime import UTC, datetime, timedelta
+
+    writer.record(RunEvent("order-1", "enqueued", "enqueued", at=datetime.now(UTC) - timedelta(seconds=5)))
+    assert writer.flush(10)
+    writer.close()
+    session.expire_all()
+    run = session.get(Run, "order-1")
+    assert run.status == "succeeded" and run.enqueued_at < run.started_at
+
+
+def test_a_task_runs_while_postgres_is_unreachable_and_history_catches_up(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.worker import running_worker
+
+    proxy = TcpProxy(5432)
+    env = {"DATABASE_URL": proxied_dsn(proxy)}
+    try:
+        with running_worker("tests.support.actors", env=env, log=tmp_path / "worker.log"):
+            from tests.support.actors import echo
+
+            proxy.cut()
+            message = echo.send("while-down")
+            assert message.get_result(block=True, timeout=30_000) == {"value": "while-down"}
+            proxy.restore()
+            from tests.test_worker_e2e import status_is
+
+            done = wait_for(status_is(message.message_id, "succeeded"), timeout=30, what="history caught up")
+    finally:
+        proxy.close()
+    assert [e["event"] for e in done["events"]] == ["enqueued", "running", "succeeded"]
+
+
+def test_running_moves_a_run_whose_enqueued_stamp_is_later(session) -> None:  # noqa: ANN001
+    from datetime import UTC, datetime, timedelta
+
+    writer = HistoryWriter(os.environ["DATABASE_URL"])
+    now = datetime.now(UTC)
+    # The producer's stamp (after its publish returned) is later than the worker's start.
+    writer.record(RunEvent("race-1", "enqueued", "enqueued", at=now, actor="echo", queue="default"))
+    assert writer.flush(10)
+    writer.record(RunEvent("race-1", "running", "running", at=now - timedelta(milliseconds=3), worker="w1"))
+    assert writer.flush(10)
+    writer.close()
+    session.expire_all()
+    assert session.get(Run, "race-1").status == "running"

@@ -1,0 +1,274 @@
+"""The pipeline end to end: a real worker, RabbitMQ, PostgreSQL, Redis, and the sandbox over a socket."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import pytest
+
+from pipeline.sources.sandbox import SandboxServer
+from tests.support.pipeline import clear_pipeline_tables, dump, execute, mark_start, rows, run_of, sandbox_worker, settle
+from tests.support.pipeline import sandbox  # noqa: F401  (a fixture)
+from tests.support.worker import ROOT, wait_for
+
+CENT = Decimal("0.01")
+
+
+@pytest.fixture(scope="module")
+def worker(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    with sandbox_worker(sandbox, tmp_path_factory.mktemp("worker") / "worker.log") as log:
+        yield log
+
+
+@pytest.fixture()
+def clean(broker, sandbox: SandboxServer) -> None:  # noqa: ANN001
+    sandbox.reset()
+    clear_pipeline_tables()
+    mark_start()
+
+
+def test_catalog_sync_prices_new_figures_and_snapshots_match_the_data(clean, worker: Path) -> None:  # noqa: ANN001
+    from actors import sync_catalog_from_brickset
+
+    message = sync_catalog_from_brickset.send(theme="Castle", year=2005, limit=4)
+    result = message.get_result(block=True, timeout=60_000)
+    assert result["source"] == "rebrickable" and result["created"] == result["taken"] > 0
+    settle()
+    figures = rows("SELECT id, rebrickable_id, last_priced_at FROM minifigures")
+    assert len(figures) == result["created"] and all(f.last_priced_at for f in figures)
+    life = run_of(message.message_id)
+    assert life["status"] == "succeeded" and life["result"]["status"] == "succeeded"
+    assert life["progress"] == {"done": len(figures), "total": len(figures)}
+    snapshots = rows("SELECT * FROM price_snapshots")
+    assert snapshots and {s.snapshot_date for s in snapshots} == {figures[0].last_priced_at.date()}
+    for snap in snapshots:
+        prices = [r.price for r in rows(
+            "SELECT price FROM price_observations WHERE minifigure_id = :f AND observed_on = :d AND condition = :c "
+            "AND currency = :cur AND excluded_reason IS NULL",
+            f=snap.minifigure_id, d=snap.snapshot_date, c=snap.condition, cur=snap.currency)]
+        assert snap.n == len(prices)
+        if prices:
+            assert snap.median_price == Decimal(statistics.median(prices)).quantize(CENT, ROUND_HALF_EVEN)
+            assert snap.min_price == min(prices) and snap.max_price == max(prices)
+
+
+
+def _sync(limit: int) -> dict:
+    from actors import sync_catalog_from_brickset
+
+    result = sync_catalog_from_brickset.send(theme="Castle", year=2005, limit=limit).get_result(block=True, timeout=60_000)
+    settle()
+    return result
+
+
+def _same_message_again(message_id: str) -> None:
+    """What RabbitMQ does after a worker dies between commit and ack: the same message, delivered again."""
+    import actors
+    from dramatiq import Message
+
+    run = rows("SELECT actor, queue, args, kwargs, options FROM runs WHERE message_id = :m", m=message_id)[0]
+    actors.broker.enqueue(Message(queue_name=run.queue, actor_name=run.actor, args=tuple(run.args),
+                                  kwargs=run.kwargs, options={}, message_id=message_id))
+
+
+def test_redelivery_double_sends_and_a_second_callback_change_nothing(clean, worker: Path) -> None:  # noqa: ANN001
+    from actors import aggregate_daily_snapshots, aggregate_snapshot_for_minifigure, fetch_prices_for_minifigure
+    from actors.batches import finish_batch
+
+    sync = _sync(limit=2)
+    before = dump()
+    member = rows("SELECT key, message_id FROM batch_members WHERE batch_id = :b LIMIT 1", b=sync["prices_batch"])[0]
+    today = rows("SELECT max(observed_on) AS d FROM price_observations")[0].d.isoformat()
+
+    _same_message_again(member.message_id)
+    finish_batch.send(sync["prices_batch"])
+    finish_batch.send(sync["prices_batch"])
+    for _ in range(2):
+        aggregate_snapshot_for_minifigure.send(member.key)
+        aggregate_daily_snapshots.send(target_date=today)
+    settle()
+    assert dump() == before
+    assert run_of(member.message_id)["attempts"] == 2
+
+    # A second, distinct fetch the same day sees the same listings again: only the sighting counters move.
+    fetch_prices_for_minifigure.send(member.key).get_result(block=True, timeout=30_000)
+    settle()
+    after = dump()
+    moving = {"minifigures": {"last_priced_at"}, "price_observations": {"last_seen_at", "times_seen"}}
+    for table, old_rows in before.items():
+        columns = [r[0] for r in rows(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' "
+                                      "ORDER BY ordinal_position")]
+        keep = [i for i, c in enumerate(columns) if c not in moving.get(table, set())]
+        assert [[r[i] for i in keep] for r in after[table]] == [[r[i] for i in keep] for r in old_rows], table
+    seen = rows("SELECT times_seen FROM price_observations WHERE minifigure_id = :f", f=member.key)
+    assert seen and {r.times_seen for r in seen} == {2}
+
+
+BAD_INPUTS = [
+    ("fetch_prices_for_minifigure", ["not-a-uuid"], {}, "is not a minifigure id"),
+    ("fetch_prices_for_minifigure", ["6f1c1f7e-8a43-4c53-9d8b-0b1f7a0e0c11"], {}, "is not in the catalog"),
+    ("fetch_prices_for_minifigure", ["{figure}"], {"condition": "MINT"}, "condition 'MINT' is unknown"),
+    ("fetch_prices_for_set_number", ["sw9999z"], {}, "is not in the catalog"),
+    ("fetch_prices_for_set_number", ["???"], {}, "is not a minifigure number"),
+    ("aggregate_daily_snapshots", [], {"target_date": "2026-02-30"}, "is not a date"),
+    ("aggregate_daily_snapshots", [], {"target_date": "2999-01-01"}, "is in the future"),
+    ("aggregate_snapshot_for_minifigure", ["{figure}"], {"target_date": "01/02/2026"}, "is not a date"),
+    ("cleanup_old_listings", [], {"days_to_keep": 0}, "out of range"),
+    ("cleanup_old_listings", [], {"days_to_keep": -5}, "out of range"),
+    ("cleanup_old_listings", [], {"days_to_keep": "90"}, "is not a whole number"),
+    ("backfill_snapshots", ["2026-01-10", "2026-01-01"], {}, "is after end_date"),
+    ("backfill_snapshots", ["2024-01-01", "2025-06-01"], {}, "at most 366 per backfill"),
+    ("backfill_snapshots", ["2026-01-01", "soon"], {}, "is not a date"),
+    ("update_all_prices", [], {"batch_size": 0}, "out of range"),
+    ("sync_catalog_from_brickset", [], {"year": 2005}, "a year needs a theme"),
+    ("sync_catalog_from_brickset", [], {"theme": "Atlantis of Nowhere"}, "is not a Rebrickable theme"),
+    ("sync_catalog_from_brickset", [], {"theme": "Castle", "limit": -1}, "out of range"),
+]
+
+
+def test_bad_input_fails_at_once_is_recorded_and_writes_nothing(clean, worker: Path) -> None:  # noqa: ANN001
+    import actors
+
+    _sync(limit=1)
+    figure = str(rows("SELECT id FROM minifigures")[0].id)
+    before = dump()
+    sent = []
+    for name, args, kwargs, expected in BAD_INPUTS:
+        args = [figure if a == "{figure}" else a for a in args]
+        sent.append((actors.broker.get_actor(name).send(*args, **kwargs), expected))
+    settle()
+    for message, expected in sent:
+        life = run_of(message.message_id)
+        assert life["status"] == "failed", (life["actor"], life["error"])
+        events = [e["event"] for e in life["events"]]
+        assert "enqueued" in events and events.count("running") == 1 and "retrying" not in events, life["actor"]
+        assert life["attempts"] == 1 and "InvalidInput" in life["error"] and expected in life["error"], life["error"]
+    assert dump() == before
+
+
+def test_a_member_that_fails_for_good_leaves_a_visible_partially_failed_batch(
+        clean, worker: Path, sandbox: SandboxServer) -> None:  # noqa: ANN001
+    from urllib.parse import urlencode
+
+    from actors import update_all_prices
+    from pipeline.db import session_scope
+    from pipeline.services import prices
+
+    _sync(limit=3)
+    execute("DELETE FROM price_snapshots")
+    doomed = rows("SELECT id FROM minifigures ORDER BY id LIMIT 1")[0].id
+    with session_scope() as session:
+        query = prices.browse_query(prices.load_figure(session, doomed), None, "19001")
+    # Every search for this one figure meets an expired token, twice: eBay refuses it for good (HTTP 401).
+    sandbox.inject("ebay", "expire_token", count=None, path_contains=f"?{urlencode({'q': query.q})}&")
+
+    message = update_all_prices.send(batch_size=3)
+    assert message.get_result(block=True, timeout=30_000)["total"] == 3
+    parent = wait_for(lambda: (r := run_of(message.message_id)) and r["status"] == "partially_failed" and r,
+                      timeout=60, what="the batch to end partially failed")
+    settle()
+    outcome = parent["result"]
+    assert outcome["succeeded"] == 2 and outcome["failed"] == 1
+    assert [f["key"] for f in outcome["failures"]] == [str(doomed)] and "401" in outcome["failures"][0]["error"]
+    assert parent["progress"] == {"done": 3, "total": 3}
+    assert "batch_finished" in [e["event"] for e in parent["events"]]
+
+    members = rows("SELECT r.message_id, r.status, r.attempts, r.group_id, r.parent_id, m.key FROM batch_members m "
+                   "JOIN runs r USING (message_id) WHERE m.batch_id = :b", b=message.message_id)
+    assert {(m.key, m.status) for m in members} == {(str(doomed), "failed")} | {
+        (m.key, "succeeded") for m in members if m.key != str(doomed)}
+    assert len({m.group_id for m in members}) == 1 and members[0].group_id
+    assert {m.parent_id for m in members} == {message.message_id}
+    assert next(m for m in members if m.key == str(doomed)).attempts == 1  # a 401 is not retried
+
+    # The fan-in still aggregated today's snapshots for the two that succeeded.
+    aggregated = {r.minifigure_id for r in rows("SELECT DISTINCT minifigure_id FROM price_snapshots")}
+    assert aggregated == {r.id for r in rows("SELECT id FROM minifigures")} - {doomed}
+    assert rows("SELECT status FROM batches WHERE id = :b", b=message.message_id)[0].status == "partially_failed"
+
+
+def _listings_on(*days_ago: int) -> list:
+    """One catalog figure, with the sandbox's listings of past days stored through the real ingest path."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline.sources.sandbox import catalog
+    from tests.support.pipeline import observe_day
+
+    _sync(limit=1)
+    execute("TRUNCATE price_observations, price_snapshots")  # keep the figure, not today's prices
+    figure = rows("SELECT id, rebrickable_id FROM minifigures")[0]
+    number = catalog(42).minifig_by_fig_num[figure.rebrickable_id].number
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in days_ago]
+    for day in days:
+        assert observe_day(figure.id, number, day) > 0
+    return days
+
+
+def _stonks(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from actors.cli import main; main()", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_backfill_shows_progress_and_dry_run_lists_the_days(clean, worker: Path) -> None:  # noqa: ANN001
+    first, _, last = days = _listings_on(3, 2, 1)
+    dry = _stonks("backfill", first.isoformat(), last.isoformat(), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert [line.split()[0] for line in dry.stdout.splitlines()[:3]] == [d.isoformat() for d in days]
+    assert "nothing sent (--dry-run)" in dry.stdout
+    backfills = "FROM runs WHERE actor = 'backfill_snapshots' AND args ->> 0 = :first"
+    assert not rows(f"SELECT 1 {backfills}", first=first.isoformat())
+    assert not rows("SELECT 1 FROM price_snapshots WHERE snapshot_date < :d", d=last + timedelta(days=1))
+
+    done = _stonks("backfill", first.isoformat(), last.isoformat())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "days aggregated" in done.stderr and "succeeded: 3 of 3 days aggregated" in done.stdout
+    settle()
+    run = rows(f"SELECT message_id, status, progress_done, progress_total {backfills}", first=first.isoformat())
+    assert [(r.status, r.progress_done, r.progress_total) for r in run] == [("succeeded", 3, 3)]
+    progress = [e["event"] for e in run_of(run[0].message_id)["events"]].count("progress")
+    assert progress >= 2  # the start (0 of 3) and the days as they finished
+    assert {r.snapshot_date for r in rows("SELECT DISTINCT snapshot_date FROM price_snapshots")} == set(days)
+    assert {r.day for r in rows("SELECT day FROM snapshot_days")} == set(days)
+
+
+def test_daily_job_fills_every_missing_day_and_converges(clean, worker: Path) -> None:  # noqa: ANN001
+    from actors import aggregate_daily_snapshots
+
+    six, four, yesterday = _listings_on(6, 4, 1)
+    result = aggregate_daily_snapshots.send().get_result(block=True, timeout=60_000)
+    assert result["target_date"] == yesterday.isoformat()
+    assert result["filled"] == [six.isoformat(), four.isoformat()] and result["days"] == 3
+    assert {r.snapshot_date for r in rows("SELECT DISTINCT snapshot_date FROM price_snapshots")} == {
+        six, four, yesterday}
+    settle()
+    before = dump()
+    again = aggregate_daily_snapshots.send().get_result(block=True, timeout=60_000)
+    assert again["filled"] == [] and again["days"] == 1 and again["snapshots"] == 0
+    settle()
+    assert dump() == before
+
+
+def test_cleanup_deletes_old_listings_and_keeps_their_snapshots(clean, worker: Path) -> None:  # noqa: ANN001
+    from actors import aggregate_daily_snapshots, cleanup_old_listings
+
+    oldest, old, recent = _listings_on(12, 11, 2)
+    counts = {r.observed_on: r.n for r in rows("SELECT observed_on, count(*) AS n FROM price_observations GROUP BY 1")}
+    result = cleanup_old_listings.send(days_to_keep=5).get_result(block=True, timeout=60_000)
+    assert result["deleted"] == counts[oldest] + counts[old]
+    assert result["aggregated_first"] == [oldest.isoformat(), old.isoformat()]
+    assert [r.observed_on for r in rows("SELECT DISTINCT observed_on FROM price_observations")] == [recent]
+    assert {r.snapshot_date for r in rows("SELECT DISTINCT snapshot_date FROM price_snapshots")} == {oldest, old}
+    settle()
+    before = dump()
+    skipped = aggregate_daily_snapshots.send(target_date=old.isoformat()).get_result(block=True, timeout=30_000)
+    assert "cleaned up" in skipped["skipped"]
+    assert cleanup_old_listings.send(days_to_keep=5).get_result(block=True, timeout=30_000)["deleted"] == 0
+    settle()
+    assert dump() == before

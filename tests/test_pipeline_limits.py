@@ -1,0 +1,111 @@
+"""API quotas across worker processes (Redis), and spent quotas as deferrals rather than failures."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import Deferred
+from pipeline.sources.errors import QuotaExceeded, TransientSourceError
+from pipeline.sources.sandbox import SandboxServer
+from tests.support.pipeline import clear_pipeline_tables, run_of, sandbox_worker
+from tests.support.pipeline import sandbox  # noqa: F401  (a fixture)
+from tests.support.worker import wait_for
+
+QUOTA = 6
+
+
+@pytest.fixture(scope="module")
+def worker(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    log = tmp_path_factory.mktemp("quota-worker") / "worker.log"
+    namespace = f"{os.environ['REDIS_NAMESPACE']}-quota"  # a quota of its own, whatever other tests spent
+    with sandbox_worker(sandbox, log, processes=2, EBAY_DAILY_QUOTA=str(QUOTA), REDIS_NAMESPACE=namespace) as log:
+        yield log
+
+
+@pytest.fixture(scope="module")
+def castle() -> list[str]:
+    from pipeline.db import session_scope
+    from pipeline.sql.catalog import CatalogEntry, upsert_figures
+
+    clear_pipeline_tables()
+    entries = [CatalogEntry(f"cas{n:04d}", None, f"Castle figure {n}", "Castle", None, None, None, "brickset")
+               for n in range(1, 6)]
+    with session_scope() as session:
+        return [str(i) for i in upsert_figures(session, entries, datetime.now(UTC)).created]
+
+
+def _ended(message_id: str, *statuses: str):  # noqa: ANN202
+    return lambda: (r := run_of(message_id)) and r["status"] in statuses and r
+
+
+def test_a_quota_the_service_reports_spent_defers_the_message(broker, worker: Path, sandbox: SandboxServer,
+                                                             castle: list[str]) -> None:  # noqa: ANN001
+    from actors import fetch_prices_for_minifigure
+
+    sandbox.inject("ebay", "429", count=None, path_contains="/item_summary/search")
+    message = fetch_prices_for_minifigure.send(castle[0])
+    life = wait_for(_ended(message.message_id, "delayed", "failed", "dead_lettered", "succeeded"), timeout=60,
+                    what="the fetch to be deferred")
+    sandbox.clear_faults()
+    assert life["status"] == "delayed" and life["retries"] == 0
+    deferred = [e for e in life["events"] if e["event"] == "deferred"]
+    assert len(deferred) == 1 and "Deferred" in deferred[0]["error"] and "error 2001" in deferred[0]["error"]
+
+
+def test_the_ebay_daily_quota_holds_across_worker_processes(broker, worker: Path, sandbox: SandboxServer,
+                                                           castle: list[str]) -> None:  # noqa: ANN001
+    from actors import fetch_prices_for_minifigure
+
+    messages = [fetch_prices_for_minifigure.send(figure) for figure in castle[1:]]
+    lives = [wait_for(_ended(m.message_id, "delayed", "succeeded", "failed", "dead_lettered"), timeout=60,
+                      what="each fetch to end or be deferred") for m in messages]
+    assert all(life["status"] in ("succeeded", "delayed") for life in lives)
+    deferred = [life for life in lives if life["status"] == "delayed"]
+    assert deferred and all("shared by all workers" in life["error"] for life in deferred)
+    ebay = sandbox.stats()["ebay"]
+    assert ebay["requests"] <= QUOTA  # tokens and searches of both processes, and of the previous test
+
+
+def test_rebrickable_pace_is_one_request_a_second_for_everyone() -> None:
+    import actors
+    from actors.limits import Quotas
+
+    quotas = Quotas(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}-{uuid.uuid4().hex[:6]}", 100)
+    started = time.monotonic()
+    callers = [threading.Thread(target=lambda: [quotas.before_request("rebrickable") for _ in range(2)])
+               for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    assert time.monotonic() - started > 2.0  # four requests need four distinct seconds
+
+
+@pytest.mark.parametrize(
+    ("error", "delay"),
+    [
+        (QuotaExceeded("ebay", "search", "error 2001", status=429, retry_after=90.0), 90.0),
+        (QuotaExceeded("brickset", "getSets", "API limit exceeded"), "next day"),
+        (TransientSourceError("rebrickable", "/lego/sets/", "throttled", status=429, retry_after=120.0), 120.0),
+        (TransientSourceError("rebrickable", "/lego/sets/", "throttled", status=429, retry_after=2.0), None),
+        (TransientSourceError("ebay", "search", "HTTP 503", status=503), None),
+    ],
+)
+def test_which_source_errors_become_deferrals(error: TransientSourceError, delay: object) -> None:
+    from actors.limits import deferral_for
+
+    now = datetime(2026, 5, 1, 23, 0, tzinfo=UTC)
+    deferral = deferral_for(error, now)
+    if delay is None:
+        assert deferral is None
+    else:
+        assert isinstance(deferral, Deferred)
+        assert deferral.delay_s == (3600 + 60 if delay == "next day" else delay)

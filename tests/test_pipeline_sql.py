@@ -1,0 +1,130 @@
+"""The set-wise SQL on the real PostgreSQL: statistics equal quality.summarize, upsert rules, cleanup batches."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import replace
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from pipeline.db import session_scope
+from pipeline.quality import EXCLUSION_REASONS, METHOD_VERSION, summarize
+from pipeline.sql.catalog import CatalogEntry, upsert_figures
+from pipeline.sql.observations import ObservationRow, upsert_observations
+from pipeline.sql.snapshots import aggregate_day
+from tests.support.pipeline import clear_pipeline_tables, dump, rows
+
+NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
+DAY = NOW.date()
+
+
+@pytest.fixture(autouse=True)
+def _clean() -> None:
+    clear_pipeline_tables()
+
+
+def figures(*names: str) -> list[uuid.UUID]:
+    entries = [CatalogEntry(f"tst{i:04d}", None, name, "Test", None, None, None, "brickset")
+               for i, name in enumerate(names, 1)]
+    with session_scope() as session:
+        return upsert_figures(session, entries, NOW).created
+
+
+def row(figure: uuid.UUID, listing: str, price: str, *, condition: str | None = "NEW", currency: str = "USD",
+        reason: str | None = None, day: date = DAY, seen: datetime = NOW) -> ObservationRow:
+    return ObservationRow(figure, "ebay", listing, day, "EBAY_US", f"LEGO figure {listing}", Decimal(price), currency,
+                          None, None, None, condition, "1000", "New", "FIXED_PRICE", None, "seller", None, reason, seen)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_snapshots_equal_quality_summarize_to_the_cent(seed: int) -> None:
+    rng = random.Random(seed)
+    ids = figures("A", "B", "C")
+    observations = []
+    for n in range(400):
+        # Prices on a coarse grid make ties and half-cent medians common: the rounding cases that matter.
+        price = f"{rng.choice([rng.randint(1, 40) * 0.25, rng.randint(100, 9999) / 100]):.2f}"
+        observations.append(row(rng.choice(ids), f"L{n}", price, condition=rng.choice(["NEW", "USED", "SEALED", None]),
+                                currency=rng.choice(["USD", "USD", "GBP"]),
+                                reason=rng.choice([None, None, None, *EXCLUSION_REASONS])))
+    with session_scope() as session:
+        upsert_observations(session, observations)
+        written = aggregate_day(session, DAY).written
+    groups: dict[tuple, list[ObservationRow]] = defaultdict(list)
+    for obs in observations:
+        if obs.condition is not None:
+            groups[(obs.minifigure_id, obs.condition, obs.currency)].append(obs)
+    snapshots = rows("SELECT * FROM price_snapshots")
+    assert written == len(snapshots) == len(groups)
+    for snap in snapshots:
+        group = groups[(snap.minifigure_id, snap.condition, snap.currency)]
+        included = [o.price for o in group if o.excluded_reason is None]
+        assert snap.excluded == dict(Counter(o.excluded_reason for o in group if o.excluded_reason))
+        assert snap.excluded_total == len(group) - len(included) and snap.n == len(included)
+        assert snap.thin == (len(included) < 5) and snap.method_version == METHOD_VERSION
+        assert snap.price_kind == "asking"
+        if included:
+            s = summarize(included)
+            assert (snap.min_price, snap.max_price, snap.mean_price, snap.median_price, snap.p25_price,
+                    snap.p75_price) == (s.min, s.max, s.mean, s.median, s.p25, s.p75)
+        else:
+            assert snap.median_price is None
+    before = dump("price_snapshots")
+    with session_scope() as session:
+        assert aggregate_day(session, DAY).written == 0  # nothing changed, nothing rewritten
+    assert dump("price_snapshots") == before
+
+
+@pytest.mark.parametrize("shown_first", [True, False])
+def test_a_listing_seen_twice_is_one_row_and_goes_to_the_figure_that_includes_it(shown_first: bool) -> None:
+    # A "wrong figure" listing of Other (its title names Shown's number) is found by both searches.
+    shown, other = figures("Shown", "Other")
+    sightings = [(shown, None), (other, "wrong_figure")]
+    if not shown_first:
+        sightings.reverse()
+    later = NOW + timedelta(hours=1)
+    with session_scope() as session:
+        upsert_observations(session, [row(sightings[0][0], "L1", "10.00", reason=sightings[0][1])])
+        upsert_observations(session, [row(sightings[1][0], "L1", "11.00", reason=sightings[1][1], seen=later)])
+    (kept,) = rows("SELECT minifigure_id, excluded_reason, price, times_seen, first_seen_at, last_seen_at "
+                   "FROM price_observations")
+    assert (kept.minifigure_id, kept.excluded_reason, kept.price, kept.times_seen) == (shown, None, 11, 2)
+    assert (kept.first_seen_at, kept.last_seen_at) == (NOW, later)
+
+
+def test_catalog_upsert_follows_renames_keeps_facts_and_is_idempotent() -> None:
+    entry = CatalogEntry("sw0001a", None, "Battle Droid", "Star Wars", 2001, "Star Wars / Episode 1", None, "brickset")
+    with session_scope() as session:
+        assert len(upsert_figures(session, [entry], NOW).created) == 1
+    renamed = CatalogEntry("sw0001a", None, "Battle Droid (Tan)", None, 1999, None, None, "brickset")
+    with session_scope() as session:
+        result = upsert_figures(session, [renamed], NOW + timedelta(days=1))
+    assert (result.created, result.updated) == ([], 1)
+    (figure,) = rows("SELECT name, theme, year, category FROM minifigures")
+    assert tuple(figure) == ("Battle Droid (Tan)", "Star Wars", 1999, "Star Wars / Episode 1")
+    before = dump("minifigures")
+    with session_scope() as session:
+        result = upsert_figures(session, [replace(entry, name=renamed.name)], NOW + timedelta(days=2))
+    assert (result.created, result.updated) == ([], 0)
+    assert dump("minifigures") == before
+
+
+def test_cleanup_deletes_in_batches_of_the_given_size_and_keeps_snapshots() -> None:
+    from pipeline.services.cleanup import cleanup_listings
+
+    (figure,) = figures("Old")
+    with session_scope() as session:
+        for age in (40, 39, 1):
+            day = DAY - timedelta(days=age)
+            upsert_observations(session, [row(figure, f"L{age}-{n}", f"{n + 1}.00", day=day) for n in range(12)])
+    result = cleanup_listings(session_scope, days_to_keep=30, now=NOW, batch_rows=5)
+    assert result["deleted"] == 24 and result["batches"] == 5  # ids 1..24 in ranges of five
+    assert result["aggregated_first"] == [(DAY - timedelta(days=40)).isoformat(), (DAY - timedelta(days=39)).isoformat()]
+    assert {r.snapshot_date for r in rows("SELECT snapshot_date FROM price_snapshots")} == {
+        DAY - timedelta(days=40), DAY - timedelta(days=39)}
+    assert rows("SELECT count(*) AS n FROM price_observations")[0].n == 12
+    assert cleanup_listings(session_scope, days_to_keep=30, now=NOW, batch_rows=5)["deleted"] == 0

@@ -1,0 +1,117 @@
+"""Real worker processes on the real RabbitMQ: results, history, retries, dead letters, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.worker import ROOT, running_worker, start_worker, stop_worker, wait_for
+
+TEST_ACTORS = "tests.support.actors"
+
+
+def life(message_id: str) -> dict | None:
+    import actors
+    from pipeline.db import session_scope
+    from pipeline.runs import get_run
+
+    actors.stack.writer.flush()
+    with session_scope() as session:
+        found = get_run(session, message_id)
+        return found.as_dict() if found else None
+
+
+def status_is(message_id: str, *statuses: str):  # noqa: ANN201
+    def check() -> dict | None:
+        current = life(message_id)
+        return current if current and current["status"] in statuses else None
+
+    return check
+
+
+def test_health_check_from_a_shell_end_to_end(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    # Exactly what a user types in a Python shell, in a separate interpreter.
+    shell = (
+        "from actors import health_check\n"
+        "m = health_check.send()\n"
+        "print(m.message_id)\n"
+        "print(m.get_result(block=True, timeout=20_000)['ok'])\n"
+    )
+    with running_worker(log=tmp_path / "worker.log"):
+        proc = subprocess.run([sys.executable, "-c", shell], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        message_id, ok = proc.stdout.split()
+        assert ok == "True"
+        done = wait_for(status_is(message_id, "succeeded"), what="succeeded in history")
+    assert done["result"]["ok"] is True
+    assert set(done["result"]["checks"]) == {"broker", "database", "redis"}
+    assert [e["event"] for e in done["events"]] == ["enqueued", "running", "succeeded"]
+    assert done["attempts"] == 1 and done["duration_ms"] is not None and done["worker"]
+
+
+def test_status_shows_enqueued_running_succeeded(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.actors import sleep_then_echo
+
+    message = sleep_then_echo.send(3, "hello")
+    assert wait_for(status_is(message.message_id, "enqueued"), what="enqueued")
+    with running_worker(TEST_ACTORS, log=tmp_path / "worker.log"):
+        running = wait_for(status_is(message.message_id, "running"), what="running")
+        assert running["started_at"] and not running["finished_at"]
+        done = wait_for(status_is(message.message_id, "succeeded"), what="succeeded")
+    assert done["result"] == {"value": "hello"}
+    assert message.get_result(block=True, timeout=1_000) == {"value": "hello"}
+    cli = subprocess.run([sys.executable, "-c", "from actors.cli import main; main()", "status", message.message_id],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 0
+    for word in ("enqueued", "running", "succeeded", '"hello"'):
+        assert word in cli.stdout
+
+
+def test_transient_error_retries_then_dead_letters_with_the_error(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.actors import always_flaky
+
+    message = always_flaky.send("sw0001a")
+    with running_worker(TEST_ACTORS, log=tmp_path / "worker.log"):
+        dead = wait_for(status_is(message.message_id, "dead_lettered"), timeout=60, what="dead_lettered")
+    events = [e["event"] for e in dead["events"]]
+    assert events[:7] == ["enqueued", "running", "retrying", "running", "retrying", "running", "dead_lettered"]
+    assert dead["attempts"] == 3 and dead["retries"] == 3
+    assert "FlakyError: upstream unavailable for sw0001a" in dead["error"]
+    assert "raise FlakyError" in dead["traceback"]
+    retry_errors = [e["error"] for e in dead["events"] if e["event"] == "retrying"]
+    assert all("upstream unavailable" in err for err in retry_errors)
+    wait_for(lambda: broker.get_queue_message_counts("default")[2] == 1, what="message in default.XQ")
+
+
+def test_sigkilled_worker_message_is_redelivered_and_history_shows_both_attempts(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.actors import sleep_then_echo
+
+    message = sleep_then_echo.send(4, "survivor")
+    first = start_worker(TEST_ACTORS, log=tmp_path / "first.log")
+    try:
+        wait_for(status_is(message.message_id, "running"), what="first attempt running")
+    finally:
+        stop_worker(first, sig=signal.SIGKILL)  # the whole worker, parent and children
+    with running_worker(TEST_ACTORS, log=tmp_path / "second.log"):
+        done = wait_for(status_is(message.message_id, "succeeded"), timeout=60, what="redelivered run succeeded")
+    events = [e["event"] for e in done["events"]]
+    assert events.count("running") == 2
+    assert "interrupted" in events and events.index("interrupted") > events.index("running")
+    assert done["attempts"] == 2
+    assert done["result"] == {"value": "survivor"}
+    assert len({e["worker"] for e in done["events"] if e["event"] == "running"}) == 2
+
+
+def test_bad_input_fails_at_once_without_retry(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.actors import reject_bad_day
+
+    message = reject_bad_day.send("2026-02-30")
+    with running_worker(TEST_ACTORS, log=tmp_path / "worker.log"):
+        failed = wait_for(status_is(message.message_id, "failed"), what="failed")
+    assert [e["event"] for e in failed["events"]][:3] == ["enqueued", "running", "failed"]
+    assert failed["attempts"] == 1 and "InvalidInput" in failed["error"] and "2026-02-30" in failed["error"]
