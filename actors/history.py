@@ -21,13 +21,15 @@ from dramatiq.common import q_name, xq_name
 from dramatiq.middleware import CurrentMessage, Middleware
 
 from pipeline.errors import Deferred, InvalidInput
-from pipeline.history import HistoryWriter, RunEvent, small_result
+from pipeline.history import HistoryWriter, RunEvent, small_result, utcnow
 from pipeline.redaction import redact, redact_text
 
 logger = logging.getLogger(__name__)
 
 # Options that are bulky or internal are left out of the recorded options.
 HIDDEN_OPTIONS = {"pipe_target", "group_completion_callbacks", "traceback", "redis_message_id"}
+# How long an acknowledgement waits for the outcome it settles to be written (see RunHistory._await_outcome).
+OUTCOME_WAIT_S = 5.0
 
 
 @functools.cache
@@ -62,6 +64,8 @@ class RunHistory(Middleware):
         self._lock = threading.Lock()
         self.in_flight: dict[str, dict[str, Any]] = {}
         self._held: set[str] = set()  # delayed messages this worker holds until their eta
+        self._outcomes: dict[str, int] = {}  # message id -> its outcome's place in the writer's line
+        self._publishing = threading.local()  # when the current enqueue began
         self.processed = 0
         self.failed = 0
 
@@ -80,6 +84,12 @@ class RunHistory(Middleware):
         }
 
     @_guarded
+    def before_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+        # Stamped before the publish: a worker can take the message and stamp "running"
+        # while the publish still waits for its confirmation.
+        self._publishing.at = (message.message_id, utcnow())
+
+    @_guarded
     def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
         current = CurrentMessage.get_current_message()
         if current is not None and current.message_id == message.message_id:
@@ -89,11 +99,13 @@ class RunHistory(Middleware):
                 self._held.discard(message.message_id)
                 return  # a delayed message moving from .DQ to its queue: not a new enqueue
         parent = current.message_id if current is not None else message.options.get("parent_id")
+        stamped = getattr(self._publishing, "at", None)
         self.writer.record(
             RunEvent(
                 message.message_id,
                 "enqueued",
                 "enqueued",
+                at=stamped[1] if stamped and stamped[0] == message.message_id else utcnow(),
                 parent_id=parent,
                 data={"delay_ms": delay} if delay else None,
                 **self._message_fields(message),
@@ -160,7 +172,7 @@ class RunHistory(Middleware):
                 event = RunEvent(
                     message.message_id, "dead_lettered", "dead_lettered", error=error, traceback=tb, **common
                 )
-        self.writer.record(event)
+        self._record_outcome(message, event)
 
     @staticmethod
     def _is_permanent(broker: Any, message: Any, exception: BaseException) -> bool:
@@ -175,7 +187,34 @@ class RunHistory(Middleware):
             self.in_flight.pop(message.message_id, None)
         reason = message.options.get("skip_reason") or "skipped by middleware (message too old or cancelled)"
         status = "cancelled" if message.options.get("cancelled") else "skipped"
-        self.writer.record(RunEvent(message.message_id, status, status, worker=worker_id(), error=reason))
+        self._record_outcome(message, RunEvent(message.message_id, status, status, worker=worker_id(), error=reason))
+
+    def _record_outcome(self, message: Any, event: RunEvent) -> None:
+        position = self.writer.record(event)
+        with self._lock:
+            self._outcomes[message.message_id] = position
+
+    @_guarded
+    def before_ack(self, broker: Any, message: Any) -> None:
+        self._await_outcome(message)
+
+    @_guarded
+    def before_nack(self, broker: Any, message: Any) -> None:
+        self._await_outcome(message)
+
+    def _await_outcome(self, message: Any) -> None:
+        """Hold the acknowledgement until the outcome is in PostgreSQL (up to OUTCOME_WAIT_S).
+
+        A worker killed after the acknowledgement would otherwise take the outcome
+        with it, and the run would read "running" for good; killed before it, the
+        message comes back and its history says `interrupted`. While PostgreSQL is
+        unreachable nothing waits: the buffer keeps the outcome.
+        """
+        with self._lock:
+            position = self._outcomes.pop(message.message_id, None)
+        if position is not None and not self.writer.wait_written(position, OUTCOME_WAIT_S):
+            logger.warning("run history: message %s acknowledged before its outcome was written",
+                           message.message_id)
 
     @_guarded
     def after_nack(self, broker: Any, message: Any) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +81,8 @@ class RunEvent:
 
 def small_result(value: Any) -> Any:
     """The result as stored in history: JSON, and small."""
+    if value is None or isinstance(value, (bool, int)) or (isinstance(value, str) and len(value) < 1000):
+        return value
     try:
         encoded = json.dumps(value, default=str)
     except (TypeError, ValueError):
@@ -91,19 +93,31 @@ def small_result(value: Any) -> Any:
 
 
 
-# One upsert folds every event into the run's row. A status only moves forward in
-# time, and an "enqueued" never overwrites a later state (the producer's event can
-# arrive after the worker's); a requeue is the one event that may reopen a run.
-_UPSERT_RUN = """
+# One statement upserts a batch of runs, each row folding that message's events.
+# A status only moves forward in time, and an "enqueued" never overwrites a later
+# state (the producer's event can arrive after the worker's); a requeue is the one
+# event that may reopen a run. Rows arrive as one JSON document (one encode, one
+# parameter) and are taken in message-id order, so concurrent writers lock rows
+# in the same order.
+_RUN_ROWS = """
+    message_id text, actor text, queue text, status text, at timestamptz, args jsonb, kwargs jsonb,
+    options jsonb, enqueued_at timestamptz, started_at timestamptz, finished_at timestamptz,
+    attempt_inc int, retries int, worker text, duration_ms int, result jsonb, error text,
+    traceback text, group_id text, parent_id text, schedule_name text, scheduled_for timestamptz,
+    progress_done int, progress_total int
+"""
+
+_UPSERT_RUNS = f"""
 INSERT INTO runs AS r (message_id, actor, queue, status, status_at, args, kwargs, options,
     enqueued_at, started_at, finished_at, attempts, retries, worker, duration_ms, result,
     error, traceback, group_id, parent_id, schedule_name, scheduled_for,
     progress_done, progress_total, updated_at)
-VALUES (%(message_id)s, %(actor)s, %(queue)s, COALESCE(%(status)s, 'running'), %(at)s, %(args)s,
-    %(kwargs)s, %(options)s, %(enqueued_at)s, %(started_at)s, %(finished_at)s, %(attempt_inc)s,
-    COALESCE(%(retries)s, 0), %(worker)s, %(duration_ms)s, %(result)s, %(error)s, %(traceback)s,
-    %(group_id)s, %(parent_id)s, %(schedule_name)s, %(scheduled_for)s,
-    %(progress_done)s, %(progress_total)s, now())
+SELECT e.message_id, e.actor, e.queue, COALESCE(e.status, 'running'), e.at, e.args, e.kwargs,
+    e.options, e.enqueued_at, e.started_at, e.finished_at, e.attempt_inc, COALESCE(e.retries, 0),
+    e.worker, e.duration_ms, e.result, e.error, e.traceback, e.group_id, e.parent_id,
+    e.schedule_name, e.scheduled_for, e.progress_done, e.progress_total, now()
+FROM jsonb_to_recordset(%s::jsonb) AS e({_RUN_ROWS})
+ORDER BY e.message_id
 ON CONFLICT (message_id) DO UPDATE SET
     actor = COALESCE(r.actor, EXCLUDED.actor),
     queue = COALESCE(r.queue, EXCLUDED.queue),
@@ -132,43 +146,37 @@ ON CONFLICT (message_id) DO UPDATE SET
     updated_at = now()
 """
 
-
-# Any later state moves a run that is still "enqueued", whatever the clocks say: the
-# producer stamps "enqueued" after its publish returns, which can be after a fast
-# worker stamped "running".
-def _moves_clause(event: RunEvent) -> str:
-    if event.status is None:
-        return "FALSE"
-    if event.event == "requeued":
-        return "TRUE"
-    if event.status == "enqueued":
-        return "FALSE"
-    return "(r.status = 'enqueued' OR EXCLUDED.status_at >= r.status_at)"
+# How a folded row may move the run's status, and the statement for each way. Any
+# later state moves a run that is still "enqueued", whatever the clocks say: the
+# producer's and the worker's clocks can disagree, and the producer's event can
+# reach the history after a fast worker's.
+_MOVES = {
+    "keeps": ("FALSE", "FALSE"),
+    "forward": ("(r.status = 'enqueued' OR EXCLUDED.status_at >= r.status_at)", "FALSE"),
+    "reopens": ("TRUE", "TRUE"),
+}
+_UPSERTS = {mode: _UPSERT_RUNS.replace("%(moves)s", moves).replace("%(reopens)s", reopens)
+            for mode, (moves, reopens) in _MOVES.items()}
 
 
 def _params(event: RunEvent) -> dict[str, Any]:
-    def js(value: Any) -> Jsonb | None:
-        return None if value is None else Jsonb(value)
-
     return {
         "message_id": event.message_id,
-        "event": event.event,
         "status": event.status,
         "at": event.at,
         "actor": event.actor,
         "queue": event.queue,
-        "args": js(event.args),
-        "kwargs": js(event.kwargs),
-        "options": js(event.options),
+        "args": event.args,
+        "kwargs": event.kwargs,
+        "options": event.options,
         "enqueued_at": event.at if event.event in ("enqueued", "delayed") else None,
         "started_at": event.at if event.event == "running" else None,
         "finished_at": event.at if event.status in TERMINAL else None,
-        "attempt": event.attempt,
         "attempt_inc": 1 if event.event == "running" else 0,
         "retries": event.retries,
         "worker": event.worker,
         "duration_ms": event.duration_ms,
-        "result": js(event.result),
+        "result": event.result,
         "error": event.error,
         "traceback": event.traceback,
         "group_id": event.group_id,
@@ -177,7 +185,6 @@ def _params(event: RunEvent) -> dict[str, Any]:
         "scheduled_for": event.scheduled_for,
         "progress_done": event.progress_done,
         "progress_total": event.progress_total,
-        "data": js(event.data),
     }
 
 
@@ -187,8 +194,12 @@ _LAST_WINS = ("started_at", "finished_at", "worker", "duration_ms", "result", "e
               "progress_done", "progress_total")
 
 
-def _segments(events: list[RunEvent]) -> list[list[RunEvent]]:
-    """Per message, runs of consecutive events; a requeue (which reopens a run) stands alone."""
+def _segments(events: list[RunEvent]) -> list[list[list[RunEvent]]]:
+    """Rounds of per-message runs of consecutive events: a message appears once per round.
+
+    A requeue, which reopens a run, stands alone, so a message that was requeued has
+    segments in later rounds; most batches are a single round.
+    """
     by_message: dict[str, list[list[RunEvent]]] = {}
     for event in events:
         if event.message_id == "-":
@@ -198,14 +209,20 @@ def _segments(events: list[RunEvent]) -> list[list[RunEvent]]:
         if segments[-1] and (alone or segments[-1][-1].event == "requeued"):
             segments.append([])
         segments[-1].append(event)
-    return [seg for segments in by_message.values() for seg in segments]
+    rounds: list[list[list[RunEvent]]] = []
+    for segments in by_message.values():
+        for depth, segment in enumerate(segments):
+            if depth == len(rounds):
+                rounds.append([])
+            rounds[depth].append(segment)
+    return rounds
 
 
 def _fold(segment: list[RunEvent]) -> tuple[str, dict[str, Any]]:
-    """One upsert that has the effect of applying the segment's events in order."""
+    """The row, and the way it moves the status, that applies the segment's events in order."""
     first = segment[0]
     params = _params(first)
-    moving = first.status is not None and _moves_clause(first) != "FALSE"
+    moving = first.status is not None and first.status != "enqueued"
     for event in segment[1:]:
         more = _params(event)
         for key in _FIRST_WINS:
@@ -223,32 +240,57 @@ def _fold(segment: list[RunEvent]) -> tuple[str, dict[str, Any]]:
         elif event.status == "enqueued" and params["status"] is None:
             params["status"], params["at"] = "enqueued", event.at
     if first.event == "requeued":
-        moves, reopens = "TRUE", "TRUE"
-    else:
-        moves, reopens = ("(r.status = 'enqueued' OR EXCLUDED.status_at >= r.status_at)" if moving else "FALSE"), "FALSE"
-    return _UPSERT_RUN.replace("%(moves)s", moves).replace("%(reopens)s", reopens), params
+        return "reopens", params
+    return ("forward" if moving else "keeps"), params
+
+
+def to_json(value: Any) -> str:
+    """JSON PostgreSQL accepts: no NaN or infinities, no NUL characters, anything else as text."""
+    try:
+        text = json.dumps(value, default=str, allow_nan=False)
+    except ValueError:
+        text = None
+    if text is None or "\\u0000" in text:
+        text = json.dumps(_storable(value), default=str, allow_nan=False)
+    return text
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {_storable(str(k)): _storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(v) for v in value]
+    if isinstance(value, (int, bool, type(None))):
+        return value
+    return _storable(str(value))
+
+
+def _text(value: str | None) -> str | None:
+    return value.replace("\x00", "") if value and "\x00" in value else value
 
 
 _COPY_EVENTS = "COPY run_events (message_id, event, at, attempt, worker, error, traceback, data) FROM STDIN"
 
 
 def write_events(conn: psycopg.Connection[Any], events: list[RunEvent]) -> None:
-    """Write a batch in one transaction: events by COPY, one upsert per message."""
+    """Write a batch in one transaction: events by COPY, runs by one upsert per round and kind."""
     with conn.transaction(), conn.cursor() as cur:
         with cur.copy(_COPY_EVENTS) as copy:
             for e in events:
-                data = None if e.data is None else json.dumps(e.data, default=str)
-                copy.write_row((e.message_id, e.event, e.at, e.attempt, e.worker, e.error, e.traceback, data))
-        # Consecutive upserts of the same shape go together; a message's segments keep their order.
-        runs: list[tuple[str, list[dict[str, Any]]]] = []
-        for segment in _segments(events):
-            sql, params = _fold(segment)
-            if runs and runs[-1][0] == sql:
-                runs[-1][1].append(params)
-            else:
-                runs.append((sql, [params]))
-        for sql, rows in runs:
-            cur.executemany(sql, rows)
+                data = None if e.data is None else to_json(e.data)
+                copy.write_row((e.message_id, e.event, e.at, e.attempt, e.worker, _text(e.error),
+                                _text(e.traceback), data))
+        for segments in _segments(events):
+            rows: dict[str, list[dict[str, Any]]] = {}
+            for segment in segments:
+                mode, row = _fold(segment)
+                rows.setdefault(mode, []).append(row)
+            for mode, batch in rows.items():
+                cur.execute(_UPSERTS[mode], (to_json(batch),))
 
 
 def libpq_dsn(sqlalchemy_url: str) -> str:
@@ -265,17 +307,23 @@ class HistoryWriter:
         spool_dir: Path | None = None,
         max_buffer: int = 100_000,
         batch_size: int = 500,
+        linger_s: float = 0.02,
     ) -> None:
         self.dsn = libpq_dsn(dsn)
         self.spool_dir = spool_dir
         self.max_buffer = max_buffer
         self.batch_size = batch_size
+        # A short wait for more events before a write: fewer, larger transactions when
+        # messages are many, at the cost of history trailing the work by this much.
+        self.linger_s = linger_s
         self._reset()
 
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._buffer: deque[RunEvent] = deque()
         self._lock = threading.Lock()
+        self._advanced = threading.Condition(self._lock)  # the buffer's head moved, or an outage began
+        self._waiters = 0  # callers in wait_written
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -287,7 +335,8 @@ class HistoryWriter:
         self.written = 0
         self.outage_since: float | None = None
 
-    def record(self, event: RunEvent) -> None:
+    def record(self, event: RunEvent) -> int:
+        """Buffer `event` for writing; returns its place in line, for `wait_written`."""
         if os.getpid() != self._pid:  # forked: the parent's thread did not come along
             self._reset()
         with self._lock:
@@ -296,10 +345,14 @@ class HistoryWriter:
                 self._head += 1
                 self.dropped += 1
             self._buffer.append(event)
+            first = len(self._buffer) == 1
             self._idle.clear()
             if self._thread is None:
                 self._start()
-        self._wake.set()
+            position = self._head + len(self._buffer)
+        if first:  # the writer drains the buffer to empty before it waits again
+            self._wake.set()
+        return position
 
     def _start(self) -> None:
         self._replay_spool()
@@ -312,6 +365,8 @@ class HistoryWriter:
         while True:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
+            if self.linger_s and not self._stop and not self._waiters and 0 < len(self._buffer) < self.batch_size:
+                time.sleep(self.linger_s)
             while True:
                 with self._lock:
                     batch = [self._buffer[i] for i in range(min(self.batch_size, len(self._buffer)))]
@@ -327,6 +382,8 @@ class HistoryWriter:
                     if self.outage_since is None:
                         self.outage_since = time.monotonic()
                         logger.warning("run history: database unreachable, buffering: %s", exc)
+                        with self._advanced:
+                            self._advanced.notify_all()
                     if self._stop:
                         return
                     time.sleep(backoff)
@@ -342,6 +399,7 @@ class HistoryWriter:
                         self._head += 1
                     self.dropped -= gap
                     self.written += len(batch)
+                    self._advanced.notify_all()
             if self._stop:
                 return
 
@@ -367,6 +425,23 @@ class HistoryWriter:
             return True
         self._wake.set()
         return self._idle.wait(timeout)
+
+    def wait_written(self, position: int, timeout: float) -> bool:
+        """Wait until every event up to `position` (from `record`) is written.
+
+        False when time runs out, and at once while PostgreSQL is unreachable:
+        an outage must not hold up the work (the buffer keeps the events).
+        """
+        if self._thread is None or os.getpid() != self._pid:
+            return False
+        with self._advanced:
+            self._waiters += 1
+            self._wake.set()
+            try:
+                self._advanced.wait_for(lambda: self._head >= position or self.outage_since is not None, timeout)
+                return self._head >= position
+            finally:
+                self._waiters -= 1
 
     def close(self, timeout: float = 5.0) -> None:
         if self._thread is None or os.getpid() != self._pid:

@@ -129,3 +129,34 @@ def test_running_moves_a_run_whose_enqueued_stamp_is_later(session) -> None:  # 
     writer.close()
     session.expire_all()
     assert session.get(Run, "race-1").status == "running"
+
+
+def test_values_postgresql_cannot_store_are_written_as_text_not_retried_forever(session) -> None:  # noqa: ANN001
+    writer = HistoryWriter(os.environ["DATABASE_URL"])
+    writer.record(RunEvent("odd-1", "running", "running", worker="w1", actor="echo", kwargs={"x": float("nan")}))
+    writer.record(RunEvent("odd-1", "succeeded", "succeeded", result={"inf": float("inf"), "nul": "a\x00b"},
+                           error="not\x00really", data={"n": float("-inf")}))
+    assert writer.flush(10), "the batch was refused and is being retried"
+    writer.close()
+    session.expire_all()
+    run = session.get(Run, "odd-1")
+    assert run.kwargs == {"x": "nan"} and run.result == {"inf": "inf", "nul": "ab"} and run.error == "notreally"
+    data = session.scalars(select(RunEventRow.data).where(RunEventRow.message_id == "odd-1")).all()
+    assert {"n": "-inf"} in data
+
+
+def test_a_requeued_run_reopens_in_the_same_batch_as_its_earlier_life(session) -> None:  # noqa: ANN001
+    import psycopg
+
+    from pipeline.history import libpq_dsn, write_events
+
+    events = [RunEvent("again-1", "enqueued", "enqueued", actor="echo", queue="default"),
+              RunEvent("again-1", "running", "running", worker="w1"),
+              RunEvent("again-1", "dead_lettered", "dead_lettered", worker="w1", error="boom"),
+              RunEvent("again-1", "requeued", "enqueued"),
+              RunEvent("again-1", "running", "running", worker="w2")]
+    with psycopg.connect(libpq_dsn(os.environ["DATABASE_URL"]), autocommit=True) as conn:
+        write_events(conn, events)
+    session.expire_all()
+    run = session.get(Run, "again-1")
+    assert (run.status, run.attempts, run.worker, run.finished_at, run.error) == ("running", 2, "w2", None, "boom")
