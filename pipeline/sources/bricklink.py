@@ -96,12 +96,12 @@ def check_reply(reply: Reply) -> SourceError | None:
 def parse_price_detail(obj: Any, guide: Fields) -> PriceDetail:
     fields = Fields(obj, SERVICE, guide.endpoint, f"{guide.what} price detail")
     # Real answers carry a misspelt duplicate, "qunatity"; either will do.
-    quantity = fields.opt_integer("quantity")
-    quantity = quantity if quantity is not None else fields.opt_integer("qunatity", required=True)
+    quantity = fields.opt_integer("quantity", low=0)
+    quantity = quantity if quantity is not None else fields.opt_integer("qunatity", required=True, low=0)
     assert quantity is not None
     return PriceDetail(
         quantity=quantity,
-        unit_price=fields.decimal("unit_price"),
+        unit_price=fields.amount("unit_price"),
         seller_country_code=fields.opt_string("seller_country_code"),
         buyer_country_code=fields.opt_string("buyer_country_code"),
         date_ordered=fields.opt_moment("date_ordered"),
@@ -113,8 +113,8 @@ def parse_price_guide(payload: Any, guide_type: GuideType, endpoint: str = "pric
     data = Fields(payload, SERVICE, endpoint, "reply").record("data", "price guide")
     item = data.record("item")
     data.what = f"price guide of {item.obj.get('no')!r}"
-    total = data.integer("total_quantity")
-    prices = {key: data.decimal(key) for key in ("min_price", "max_price", "avg_price", "qty_avg_price")}
+    total = data.integer("total_quantity", low=0)
+    prices = {key: data.amount(key) for key in ("min_price", "max_price", "avg_price", "qty_avg_price")}
     priced = {key: value if total > 0 else None for key, value in prices.items()}
     new_or_used = data.string("new_or_used")
     if new_or_used not in ("N", "U"):
@@ -124,8 +124,8 @@ def parse_price_guide(payload: Any, guide_type: GuideType, endpoint: str = "pric
         item_type=item.string("type"),
         guide_type=guide_type,
         new_or_used=new_or_used,  # type: ignore[arg-type]
-        currency_code=data.string("currency_code"),
-        unit_quantity=data.integer("unit_quantity"),
+        currency_code=data.currency("currency_code"),
+        unit_quantity=data.integer("unit_quantity", low=0),
         total_quantity=total,
         details=tuple(parse_price_detail(obj, data) for obj in data.items("price_detail", required=False)),
         **priced,

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 SERVICE = "brickset"
 MAX_PAGE_SIZE = 500
 EVERY_NUMBER = tuple("0123456789")  # every BrickLink minifig number holds a digit
+MAX_NUMBER = 32  # the width of the catalog's bricklink_id column
 
 
 class InvalidUserHash(AuthError):
@@ -134,7 +135,7 @@ def parse_minifig(obj: Any, endpoint: str = "getMinifigCollection") -> BricksetM
     fields = Fields(obj, SERVICE, endpoint, "minifig")
     fields.what = f"minifig {fields.obj.get('minifigNumber')!r}"
     return BricksetMinifig(
-        minifig_number=fields.opt_string("minifigNumber"),
+        minifig_number=fields.opt_code("minifigNumber", MAX_NUMBER),
         name=fields.opt_string("name"),
         category=fields.opt_string("category"),
         owned_in_sets=fields.opt_integer("ownedInSets") or 0,
@@ -180,7 +181,7 @@ class BricksetClient:
                 if not self._username or not self._password:
                     raise AuthError(SERVICE, "login", "no Brickset username and password are configured")
                 payload = self._call("login", {"username": self._username, "password": self._password})
-                self._user_hash = Fields(payload, SERVICE, "login", "login reply").string("hash")
+                self._user_hash = Fields(payload, SERVICE, "login", "login reply").code("hash")
             return self._user_hash
 
     def get_themes(self) -> list[BricksetTheme]:
@@ -196,7 +197,7 @@ class BricksetClient:
         set_number: str | None = None,
         page_size: int = MAX_PAGE_SIZE,
     ) -> list[BricksetSet]:
-        """Every set matching the filters, page by page until all `matches` are read.
+        """Every set matching the filters, page by page until all `matches` are read or a page is short.
 
         `theme` and `year` take Brickset's comma-delimited lists too. Each page
         is one `getSets` call against the key's daily quota.
@@ -213,7 +214,8 @@ class BricksetClient:
             payload = self._call("getSets", {"userHash": "", "params": _dump(params)})
             matches, page = self._listing(payload, "getSets", "sets")
             sets.extend(parse_set(obj) for obj in page)
-            if not page or len(sets) >= matches:
+            # A short page is the last, whatever `matches` claims: a wrong count must not page forever.
+            if len(page) < params["pageSize"] or len(sets) >= matches:
                 break
             page_number += 1
         if len(sets) < matches:

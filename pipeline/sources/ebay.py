@@ -183,7 +183,8 @@ class EbayClient:
             check=check_reply,
         )
         fields = Fields(payload, SERVICE, TOKEN_ENDPOINT, "token reply")
-        token, expires_in = fields.string("access_token"), fields.integer("expires_in")
+        # The token travels in a header: printable ASCII only.
+        token, expires_in = fields.code("access_token"), fields.integer("expires_in", low=1)
         margin = min(self._token_margin_s, expires_in / 10)
         log.info("ebay: new application token, valid for %d s", expires_in)
         return token, self._clock() + expires_in - margin

@@ -16,6 +16,11 @@ from pipeline.sources.payload import Fields
 
 SERVICE = "ebay"
 SEARCH_ENDPOINT = "/buy/browse/v1/item_summary/search"
+# What the price_observations columns these fields are stored in can hold.
+MAX_ITEM_ID = 64
+MAX_CONDITION_ID = 8
+MAX_SHIPPING_TYPE = 16
+MAX_BIDS = 2**31 - 1  # an integer column
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,18 @@ def parse_money(parent: Fields, key: str, *, required: bool = False) -> Money | 
         return None
     money = parent.record(key)
     return Money(
-        value=money.decimal("value"),
-        currency=money.string("currency"),
-        converted_from_value=money.opt_decimal("convertedFromValue"),
-        converted_from_currency=money.opt_string("convertedFromCurrency"),
+        value=money.amount("value"),
+        currency=money.currency("currency"),
+        converted_from_value=money.opt_amount("convertedFromValue"),
+        converted_from_currency=money.opt_currency("convertedFromCurrency"),
     )
 
 
 def parse_shipping_option(obj: Any, item: Fields) -> ShippingOption:
     option = Fields(obj, SERVICE, SEARCH_ENDPOINT, f"{item.what} shipping option")
     cost = option.record("shippingCost")
-    return ShippingOption(option.opt_string("shippingCostType"), cost.opt_decimal("value"), cost.opt_string("currency"))
+    return ShippingOption(option.opt_code("shippingCostType", MAX_SHIPPING_TYPE), cost.opt_amount("value"),
+                          cost.opt_currency("currency"))
 
 
 def parse_item_summary(obj: Any, position: int = 0) -> ItemSummary:
@@ -100,14 +106,14 @@ def parse_item_summary(obj: Any, position: int = 0) -> ItemSummary:
         Fields(c, SERVICE, SEARCH_ENDPOINT, f"{item.what} category") for c in item.items("categories", required=False)
     ]
     return ItemSummary(
-        item_id=item.string("itemId"),
+        item_id=item.code("itemId", MAX_ITEM_ID),
         legacy_item_id=item.opt_string("legacyItemId"),
         title=item.string("title"),
         price=price,
         current_bid_price=parse_money(item, "currentBidPrice"),
-        bid_count=item.opt_integer("bidCount"),
+        bid_count=item.opt_integer("bidCount", low=0, high=MAX_BIDS),
         condition=item.opt_string("condition"),
-        condition_id=item.opt_string("conditionId"),
+        condition_id=item.opt_code("conditionId", MAX_CONDITION_ID),
         buying_options=item.strings("buyingOptions"),
         shipping_options=tuple(parse_shipping_option(o, item) for o in item.items("shippingOptions", required=False)),
         seller_username=seller.opt_string("username"),

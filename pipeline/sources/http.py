@@ -27,14 +27,18 @@ long one, or a spent quota without a delay, is raised at once with its
 from __future__ import annotations
 
 import email.utils
+import functools
 import json
 import logging
+import math
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from tenacity import (
@@ -146,7 +150,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         if when.tzinfo is None:
             return None
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(seconds, 0.0) if seconds == seconds else None  # NaN is unreadable
+    return usable_delay(seconds)
+
+
+def usable_delay(seconds: float) -> float | None:
+    """A delay a worker can wait: finite and not negative; None for NaN and infinity ("1e400")."""
+    return max(seconds, 0.0) if math.isfinite(seconds) else None
 
 
 def error_for_status(reply: Reply, reason: str | None = None) -> SourceError | None:
@@ -171,6 +180,8 @@ def make_reply(service: str, endpoint: str, status: int, headers: Mapping[str, s
     payload: Any = None
     try:
         payload, decoded = json.loads(body), True
+    except RecursionError:  # nested deeper than the decoder goes: no documented body is
+        decoded, snippet = False, f"body nests too deeply to decode ({len(body)} bytes): {snippet}"
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
         decoded = False
         if isinstance(exc, json.JSONDecodeError) and body.strip() and exc.pos >= len(exc.doc.rstrip()):
@@ -195,6 +206,12 @@ def judge(reply: Reply, check: Check | None = None) -> Any:
     return reply.payload
 
 
+@functools.lru_cache(maxsize=64)
+def environment_proxies(scheme: str, netloc: str) -> dict[str, str]:
+    """The proxies the environment sets for an origin (`HTTPS_PROXY`, `NO_PROXY`...), read once."""
+    return requests.utils.get_environ_proxies(f"{scheme}://{netloc}/")
+
+
 class HttpSource:
     """A `requests.Session` for one service, with its timeout, retry policy and quota hook."""
 
@@ -212,6 +229,10 @@ class HttpSource:
         self.retry = retry or RetryPolicy()
         self.before_request = before_request
         self.session = session or requests.Session()
+        # requests reads the proxy and CA settings from the environment on every request,
+        # scanning all of it: read them once per origin instead (see `environment_proxies`).
+        self.session.trust_env = False
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
         self.session.headers["User-Agent"] = USER_AGENT
         self.session.headers["Accept"] = "application/json"
 
@@ -248,7 +269,8 @@ class HttpSource:
         if self.before_request is not None:
             self.before_request(self.service)
         try:
-            response = self.session.request(method, url, timeout=self.timeout_s, **request)
+            response = self.session.request(method, url, timeout=self.timeout_s,
+                                            proxies=environment_proxies(*urlsplit(url)[:2]), **request)
         except requests.Timeout as exc:
             raise TransientSourceError(self.service, endpoint, f"no answer within {self.timeout_s:g} s") from exc
         except _MALFORMED_REQUEST as exc:

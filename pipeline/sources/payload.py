@@ -4,15 +4,30 @@ A body that is JSON but not of the documented shape (a required field
 missing, a price that is not a number) is a `PermanentSourceError` naming the
 record and the field: asking again would get the same body. Optional fields
 that are absent, or `null`, read as None.
+
+What parses also stores: text holds no NUL and no unpaired surrogate (which
+PostgreSQL cannot hold), integers fit 64 bits, amounts are non-negative and fit
+a price column, ids and codes are short printable ASCII. A record that broke
+those rules would be refused by the database on every retry instead.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pipeline.sources.errors import PermanentSourceError
+
+MAX_INTEGER = 2**63 - 1  # a bigint; no documented field is larger
+MAX_AMOUNT = Decimal(10) ** 9  # prices are numeric(12,2); no minifigure costs a billion
+AMOUNT_PLACES = Decimal("0.0001")  # BrickLink's precision; more is rounded away
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?")
+_CODE = re.compile(r"[!-~]+")  # printable ASCII without spaces: ids, tokens, codes
+_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 class Fields:
@@ -46,22 +61,52 @@ class Fields:
             return None
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             raise self.bad(key, f"is not a string: {_show(value)}")
-        return str(value)
+        return self._text(key, str(value))
 
-    def integer(self, key: str) -> int:
-        value = self.opt_integer(key, required=True)
+    def code(self, key: str, max_length: int | None = None) -> str:
+        value = self.opt_code(key, max_length, required=True)
         assert value is not None
         return value
 
-    def opt_integer(self, key: str, *, required: bool = False) -> int | None:
+    def opt_code(self, key: str, max_length: int | None = None, *, required: bool = False) -> str | None:
+        """An id, token or code: printable ASCII without spaces, at most `max_length` characters."""
+        value = self.opt_string(key, required=required)
+        if value is None:
+            return None
+        value = value.strip()
+        if not _CODE.fullmatch(value) or max_length is not None and len(value) > max_length:
+            limit = f" of at most {max_length} characters" if max_length is not None else ""
+            raise self.bad(key, f"is not an id{limit} (printable ASCII, no spaces): {_show(value)}")
+        return value
+
+    def currency(self, key: str) -> str:
+        value = self.opt_currency(key, required=True)
+        assert value is not None
+        return value
+
+    def opt_currency(self, key: str, *, required: bool = False) -> str | None:
+        value = self.opt_string(key, required=required)
+        if value is not None and not _CURRENCY.fullmatch(value):
+            raise self.bad(key, f"is not an ISO 4217 currency code: {_show(value)}")
+        return value
+
+    def integer(self, key: str, *, low: int = -MAX_INTEGER, high: int = MAX_INTEGER) -> int:
+        value = self.opt_integer(key, required=True, low=low, high=high)
+        assert value is not None
+        return value
+
+    def opt_integer(self, key: str, *, required: bool = False, low: int = -MAX_INTEGER,
+                    high: int = MAX_INTEGER) -> int | None:
         value = self._get(key, required)
         if value is None:
             return None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)  # Brickset's getYears sends years as strings
-        raise self.bad(key, f"is not an integer: {_show(value)}")
+        if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            value = int(value)  # Brickset's getYears sends years as strings
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.bad(key, f"is not an integer: {_show(value)}")
+        if not low <= value <= high:
+            raise self.bad(key, f"is out of range: {_show(value)} is not from {low} to {high}")
+        return value
 
     def decimal(self, key: str) -> Decimal:
         value = self.opt_decimal(key, required=True)
@@ -72,15 +117,27 @@ class Fields:
         value = self._get(key, required)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise self.bad(key, f"is not a number: {_show(value)}")
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise self.bad(key, f"is not a number: {_show(value)}") from None
-        if not number.is_finite():
+        if isinstance(value, float) and not math.isfinite(value):
             raise self.bad(key, f"is not a finite number: {_show(value)}")
-        return number
+        text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+        if not _NUMBER.fullmatch(text):  # ASCII digits only: Decimal would also take "1_000", "٣" and "NaN"
+            raise self.bad(key, f"is not a number: {_show(value)}")
+        return Decimal(text)
+
+    def amount(self, key: str) -> Decimal:
+        value = self.opt_amount(key, required=True)
+        assert value is not None
+        return value
+
+    def opt_amount(self, key: str, *, required: bool = False) -> Decimal | None:
+        """A price: from 0 to below MAX_AMOUNT, rounded to AMOUNT_PLACES when it has more places."""
+        number = self.opt_decimal(key, required=required)
+        if number is None:
+            return None
+        if not 0 <= number < MAX_AMOUNT:
+            raise self.bad(key, f"is not an amount from 0 to below {MAX_AMOUNT:,}: {_show(number)}")
+        exponent = number.as_tuple().exponent
+        return number.quantize(AMOUNT_PLACES) if isinstance(exponent, int) and exponent < -4 else number
 
     def opt_flag(self, key: str) -> bool | None:
         value = self._get(key, False)
@@ -120,10 +177,23 @@ class Fields:
         values = self.items(key, required=False)
         if not all(isinstance(value, str) for value in values):
             raise self.bad(key, f"is not a list of strings: {_show(values)}")
-        return tuple(values)
+        return tuple(self._text(key, value) for value in values)
+
+    def _text(self, key: str, value: str) -> str:
+        if "\x00" in value or not _encodable(value):
+            raise self.bad(key, f"is not text (a NUL or an unpaired surrogate): {_show(value)}")
+        return value
 
 
 _FLAGS = {"true": True, "y": True, "yes": True, "1": True, "false": False, "n": False, "no": False, "0": False}
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _show(value: Any) -> str:

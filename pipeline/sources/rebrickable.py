@@ -20,13 +20,14 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pipeline.sources.errors import NotFound, PermanentSourceError, SourceError, TransientSourceError
-from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status
+from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status, usable_delay
 from pipeline.sources.payload import Fields
 
 log = logging.getLogger(__name__)
 
 SERVICE = "rebrickable"
 MAX_PAGE_SIZE = 1000
+MAX_FIG_NUM = 32  # the width of the catalog's rebrickable_id column
 _THROTTLED_FOR = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
 
 
@@ -78,7 +79,7 @@ class CatalogFigure:
 def throttle_delay(detail: str | None) -> float | None:
     """Seconds from "Request was throttled. Expected available in 2 seconds."."""
     match = _THROTTLED_FOR.search(detail or "")
-    return float(match.group(1)) if match else None
+    return usable_delay(float(match.group(1))) if match else None
 
 
 def check_reply(reply: Reply) -> SourceError | None:
@@ -130,7 +131,7 @@ def parse_set(obj: Any) -> RebrickableSet:
 def parse_minifig(obj: Any, endpoint: str = "/lego/minifigs/") -> RebrickableMinifig:
     fields = Fields(obj, SERVICE, endpoint, "minifig")
     return RebrickableMinifig(
-        fig_num=fields.string("set_num"),
+        fig_num=fields.code("set_num", MAX_FIG_NUM),
         name=fields.string("name"),
         num_parts=fields.opt_integer("num_parts"),
         img_url=fields.opt_string("set_img_url"),
@@ -142,7 +143,7 @@ def parse_minifig(obj: Any, endpoint: str = "/lego/minifigs/") -> RebrickableMin
 def parse_set_minifig(obj: Any, endpoint: str) -> SetMinifig:
     fields = Fields(obj, SERVICE, endpoint, "set minifig")
     return SetMinifig(
-        fig_num=fields.string("set_num"),
+        fig_num=fields.code("set_num", MAX_FIG_NUM),
         name=fields.string("set_name"),
         quantity=fields.opt_integer("quantity") or 1,
         img_url=fields.opt_string("set_img_url"),
@@ -263,7 +264,11 @@ class RebrickableClient:
 
     def _check_next(self, url: str, path: str, seen: set[str]) -> None:
         # The key travels in a header: never send it to a host other than the API's.
-        if urlsplit(url).netloc.lower() != urlsplit(self.base_url).netloc.lower():
+        try:
+            host = urlsplit(url).netloc.lower()
+        except ValueError:  # e.g. "http://[::1": an unclosed IPv6 address
+            raise PermanentSourceError(SERVICE, path, f"next page {url!r} is not a URL") from None
+        if host != urlsplit(self.base_url).netloc.lower():
             raise PermanentSourceError(SERVICE, path, f"next page {url!r} is not on the API's host; not following")
         if url in seen:
             raise PermanentSourceError(SERVICE, path, f"next page {url!r} was already read; the paging loops")
