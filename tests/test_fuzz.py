@@ -13,13 +13,9 @@ from pydantic import ValidationError
 from pipeline.history import RunEvent
 from pipeline.redaction import redact
 from pipeline.settings import Settings, describe_error
+from tests.support.fuzz import json_values
 
 SECRET = "Zq9-s3cr3t-Value"
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
-    max_leaves=20,
-)
 
 
 @given(value=json_values, prefix=st.text(max_size=5), suffix=st.text(max_size=5))
