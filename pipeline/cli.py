@@ -72,7 +72,10 @@ def _when(value: str | None) -> Any:
     age = re.fullmatch(r"(\d+)\s*([mhd])", value.strip())
     if age:
         unit = {"m": "minutes", "h": "hours", "d": "days"}[age.group(2)]
-        return datetime.now(UTC) - timedelta(**{unit: int(age.group(1))})
+        try:
+            return datetime.now(UTC) - timedelta(**{unit: int(age.group(1))})
+        except OverflowError:
+            raise click.BadParameter(f"{value!r} reaches back before the year 1") from None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:

@@ -68,7 +68,20 @@ def late_by_ms(run: Run) -> int | None:
     return int((run.started_at - run.scheduled_for).total_seconds() * 1000)
 
 
+def comparable(text: str | None) -> bool:
+    """PostgreSQL can compare it: no NUL, no unpaired surrogate. Other text names no run."""
+    if text is None:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def get_run(session: Session, message_id: str) -> RunLife | None:
+    if not comparable(message_id):
+        return None
     run = session.get(Run, message_id)
     if run is None:
         return None
@@ -89,6 +102,8 @@ def search_runs(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Run]:
+    if not all(comparable(text) for text in (actor, status, message_id)):
+        return []
     query: Select[tuple[Run]] = select(Run)
     if actor:
         query = query.where(Run.actor == actor)
@@ -99,7 +114,7 @@ def search_runs(
     if until:
         query = query.where(Run.status_at <= until)
     if message_id:
-        query = query.where(Run.message_id.startswith(message_id))
+        query = query.where(Run.message_id.startswith(message_id, autoescape=True))
     query = query.order_by(Run.status_at.desc()).limit(limit).offset(offset)
     return list(session.scalars(query).all())
 

@@ -40,6 +40,7 @@ import yaml
 from pipeline.cron import CronError, CronExpr, next_tick, parse_zone, previous_tick, ticks_between
 
 ON_TIME = timedelta(minutes=1)
+MAX_GRACE = timedelta(days=366)  # a yearly job's catch-up; longer ones would replay years of ticks at start
 POLICIES = ("skip", "latest")
 _ENTRY_KEYS = {"name", "cron", "timezone", "actor", "kwargs", "catch_up", "enabled"}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
@@ -116,8 +117,12 @@ def load_table(path: Path) -> ScheduleTable:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ScheduleError(f"schedule table {path}: cannot read it: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScheduleError(f"schedule table {path}: not UTF-8 text: {exc}") from None
     except yaml.YAMLError as exc:
         raise ScheduleError(f"schedule table {path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ScheduleError(f"schedule table {path}: nested too deeply to read") from None
     return parse_table(data, str(path))
 
 
@@ -209,7 +214,7 @@ def parse_catch_up(raw: Any) -> CatchUp:
 
 
 def parse_duration(raw: Any) -> timedelta:
-    """`90s`, `15m`, `6h`, `1d`, `1h30m`, or a number of seconds; more than zero."""
+    """`90s`, `15m`, `6h`, `1d`, `1h30m`, or a number of seconds; more than zero, at most MAX_GRACE."""
     if isinstance(raw, int) and not isinstance(raw, bool):
         seconds = raw
     elif isinstance(raw, str) and re.fullmatch(rf"\s*(?:{_DURATION.pattern}\s*)+", raw):
@@ -218,6 +223,8 @@ def parse_duration(raw: Any) -> timedelta:
         raise ScheduleError(f"grace {raw!r} is not a duration such as 90s, 15m, 6h, 1d or 1h30m")
     if seconds <= 0:
         raise ScheduleError(f"grace {raw!r} must be more than zero")
+    if seconds > MAX_GRACE.total_seconds():
+        raise ScheduleError(f"grace {raw!r} is longer than {format_duration(MAX_GRACE)}")
     return timedelta(seconds=seconds)
 
 

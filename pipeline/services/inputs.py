@@ -45,7 +45,7 @@ def parse_range(start: Any, end: Any, today: date) -> list[date]:
         raise InvalidInput(f"end_date {last.isoformat()} is in the future (today is {today.isoformat()}, UTC)")
     days = (last - first).days + 1
     if days > MAX_RANGE_DAYS:
-        raise InvalidInput(f"the range {first.isoformat()}..{last.isoformat()} has {days} days; "
+        raise InvalidInput(f"start_date..end_date {first.isoformat()}..{last.isoformat()} has {days} days; "
                            f"at most {MAX_RANGE_DAYS} per backfill, split it")
     return [first + timedelta(days=i) for i in range(days)]
 
