@@ -107,3 +107,20 @@ def _check(value: Any, hint: Any, where: str) -> None:
         assert isinstance(value, str) and storable_text(value), f"{where} = {value!r} is not storable text"
     else:
         assert isinstance(value, hint), f"{where} = {value!r} is not a {hint}"
+
+
+def footprint() -> tuple[dict[str, tuple[int, int]], int]:
+    """Messages in every queue of the broker, and runs on record: what a refused request must leave as it was."""
+    import actors
+    from sqlalchemy import func, select
+
+    from pipeline.db import session_scope
+    from pipeline.models import Run
+    from pipeline.rabbit import canonical, passive_counts
+    from pipeline.settings import get_settings
+
+    actors.stack.writer.flush()
+    names = sorted({canonical(q) for q in actors.broker.get_declared_queues()})
+    queues = passive_counts(get_settings(), [f"{name}{suffix}" for name in names for suffix in ("", ".DQ", ".XQ")])
+    with session_scope() as session:
+        return queues, session.scalar(select(func.count()).select_from(Run)) or 0
