@@ -23,6 +23,8 @@ history of the message that sent the batch.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -34,6 +36,7 @@ from dramatiq.middleware import CurrentMessage, GroupCallbacks, Middleware
 from dramatiq.rate_limits import Barrier
 
 from actors.history import describe_error
+from actors.publish import run_group
 from actors.retries import PolicyRetries
 from pipeline.db import session_scope
 from pipeline.errors import Deferred
@@ -47,6 +50,7 @@ QUEUE = "processing"
 CHECK_DELAY_MS = 10 * 60_000
 MAX_AGE = timedelta(hours=25)  # messages expire after a day (AgeLimit); a member still pending is lost
 SENDER_WAIT = timedelta(minutes=2)
+PROGRESS_EVERY_S = 0.5  # the batch's outcome, when it finishes, carries the final count
 
 
 def utcnow() -> datetime:
@@ -93,7 +97,7 @@ def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[
     report_progress(Progress(batch_id, 0, state.total))
     group = dramatiq.group(members)
     group.add_completion_callback(finish_batch.message(batch_id))
-    group.run()
+    run_group(group)  # one transaction for every member, not a confirmation each
     check_batch.send_with_options(args=(batch_id,), delay=CHECK_DELAY_MS)
     with session_scope() as session:
         batches.mark_sent(session, batch_id, utcnow())
@@ -168,6 +172,21 @@ class BatchReports(Middleware):
     decision is made (`message.failed`).
     """
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reported: dict[str, float] = {}  # batch id: when this process last reported its progress
+
+    def _progress_due(self, batch_id: str) -> bool:
+        """At most one progress report per batch and process every PROGRESS_EVERY_S: a count for display."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._reported.get(batch_id, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
+                return False
+            if len(self._reported) > 1_000:
+                self._reported = {k: t for k, t in self._reported.items() if now - t < PROGRESS_EVERY_S}
+            self._reported[batch_id] = now
+            return True
+
     def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
                               exception: BaseException | None = None) -> None:
         batch_id = message.options.get("batch_id")
@@ -175,8 +194,9 @@ class BatchReports(Middleware):
             return
         try:
             if exception is None:
-                with session_scope() as session:
-                    report_progress(batches.progress(session, batch_id))
+                if self._progress_due(batch_id):
+                    with session_scope() as session:
+                        report_progress(batches.progress(session, batch_id))
             elif message.failed:
                 self._report(message, describe_error(exception))
         except Exception:

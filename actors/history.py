@@ -65,7 +65,7 @@ class RunHistory(Middleware):
         self.in_flight: dict[str, dict[str, Any]] = {}
         self._held: set[str] = set()  # delayed messages this worker holds until their eta
         self._outcomes: dict[str, int] = {}  # message id -> its outcome's place in the writer's line
-        self._publishing = threading.local()  # when the current enqueue began
+        self._publishing = threading.local()  # when each of this thread's enqueues began
         self.processed = 0
         self.failed = 0
 
@@ -87,10 +87,14 @@ class RunHistory(Middleware):
     def before_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
         # Stamped before the publish: a worker can take the message and stamp "running"
         # while the publish still waits for its confirmation.
-        self._publishing.at = (message.message_id, utcnow())
+        stamps = getattr(self._publishing, "stamps", None)
+        if stamps is None or len(stamps) > 10_000:  # publishes that failed leave theirs behind
+            stamps = self._publishing.stamps = {}
+        stamps[message.message_id] = utcnow()
 
     @_guarded
     def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+        stamped = getattr(self._publishing, "stamps", {}).pop(message.message_id, None)
         current = CurrentMessage.get_current_message()
         if current is not None and current.message_id == message.message_id:
             return  # a retry or deferral of the message being processed: recorded there
@@ -99,13 +103,12 @@ class RunHistory(Middleware):
                 self._held.discard(message.message_id)
                 return  # a delayed message moving from .DQ to its queue: not a new enqueue
         parent = current.message_id if current is not None else message.options.get("parent_id")
-        stamped = getattr(self._publishing, "at", None)
         self.writer.record(
             RunEvent(
                 message.message_id,
                 "enqueued",
                 "enqueued",
-                at=stamped[1] if stamped and stamped[0] == message.message_id else utcnow(),
+                at=stamped or utcnow(),
                 parent_id=parent,
                 data={"delay_ms": delay} if delay else None,
                 **self._message_fields(message),
