@@ -429,8 +429,8 @@ class HistoryWriter:
     def wait_written(self, position: int, timeout: float) -> bool:
         """Wait until every event up to `position` (from `record`) is written.
 
-        False when time runs out, and at once while PostgreSQL is unreachable:
-        an outage must not hold up the work (the buffer keeps the events).
+        False when time runs out, and at once while PostgreSQL is unreachable or
+        the writer is closed: neither must hold up the work (the buffer or the spool keeps the events).
         """
         if self._thread is None or os.getpid() != self._pid:
             return False
@@ -438,7 +438,8 @@ class HistoryWriter:
             self._waiters += 1
             self._wake.set()
             try:
-                self._advanced.wait_for(lambda: self._head >= position or self.outage_since is not None, timeout)
+                self._advanced.wait_for(
+                    lambda: self._head >= position or self.outage_since is not None or self._stop, timeout)
                 return self._head >= position
             finally:
                 self._waiters -= 1
@@ -447,7 +448,9 @@ class HistoryWriter:
         if self._thread is None or os.getpid() != self._pid:
             return
         flushed = self.flush(timeout)
-        self._stop = True
+        with self._advanced:
+            self._stop = True
+            self._advanced.notify_all()
         self._wake.set()
         if not flushed:
             self._spool()

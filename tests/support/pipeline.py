@@ -1,4 +1,4 @@
-"""Helpers for the pipeline's end-to-end tests: sandbox settings for a worker, table dumps, settling."""
+"""Helpers for the pipeline's end-to-end tests: sandbox settings for a worker, table dumps, settling, invariants."""
 
 from __future__ import annotations
 
@@ -140,3 +140,87 @@ def observe_day(figure_id: uuid.UUID, number: str, day: date, seed: int = 42) ->
         query = prices.browse_query(figure, None, "19001")
         seen = datetime.combine(day, clock(12, 0), UTC)
         return prices.store_listings(session, figure, query, items, "EBAY_US", seen)["listings"]
+
+
+# What one delivery of a message can end in (a skipped or cancelled one never runs).
+OUTCOMES = ("succeeded", "failed", "dead_lettered", "retrying", "deferred", "skipped", "cancelled")
+AGAIN = ("retrying", "deferred")  # outcomes after which the message comes back
+DEAD = ("failed", "dead_lettered")  # nacked: in the queue's .XQ, with the reason in the history
+
+
+def message_tree(root_id: str) -> dict[str, dict[str, Any]]:
+    """The run history of `root_id` and of every message sent while handling it, and so on down."""
+    import actors
+    from pipeline.runs import get_run
+
+    actors.stack.writer.flush()
+    with session_scope() as session:
+        ids = session.execute(text(
+            "WITH RECURSIVE tree AS (SELECT message_id FROM runs WHERE message_id = :root UNION "
+            "SELECT r.message_id FROM runs r JOIN tree t ON r.parent_id = t.message_id) SELECT message_id FROM tree"),
+            {"root": root_id}).scalars().all()
+        return {mid: get_run(session, mid).as_dict() for mid in ids}
+
+
+def check_life(life: dict[str, Any], waiting: tuple[str, ...] = ()) -> None:
+    """One message's history is whole, and its last outcome is its status.
+
+    Every delivery came from a send, a retry or a redelivery, and ended or was
+    interrupted (its worker died, and the next delivery says so). A message may
+    be sent more than once under one id (a group's completion callback, when a
+    member passes the barrier again after a redelivery). A message of a
+    `waiting` actor may still wait, unstarted.
+    """
+    events = [e["event"] for e in life["events"]]
+    where = f"{life['actor']} {life['message_id']} ({life['status']}): {events}"
+    sends, interrupted = events.count("enqueued"), events.count("interrupted")
+    assert sends >= 1, where
+    if life["actor"] in waiting and life["status"] in ("enqueued", "delayed"):
+        assert life["attempts"] == 0 and sends == 1, where
+        return
+    outcomes = [e for e in events if e in OUTCOMES]
+    deliveries = events.count("running") + events.count("skipped") + events.count("cancelled")
+    assert events.count("running") == life["attempts"], where
+    assert deliveries <= sends + sum(e in AGAIN for e in outcomes) + interrupted, f"a delivery from nowhere: {where}"
+    assert deliveries - len(outcomes) <= interrupted, f"a delivery that never ended: {where}"
+    final = "succeeded" if "batch_finished" in events else life["status"]  # a batch's sender ends as its batch
+    assert outcomes and outcomes[-1] == final, where
+    assert all(e["error"] for e in life["events"] if e["event"] in ("retrying", *DEAD)), where
+    if life["status"] in DEAD:
+        assert life["error"] and "dead_letter" in events, where
+
+
+def check_history_accounts_for(root_id: str, waiting: tuple[str, ...] = ("check_batch",)) -> dict[str, dict[str, Any]]:
+    """Every message of a run (its batch members included) has a whole history; RabbitMQ holds no other.
+
+    Nothing is left ready in a queue, and each queue's .XQ holds exactly the
+    messages the history says were dead-lettered (or failed for good). Returns the lives by message id.
+    """
+    import actors
+
+    lives = message_tree(root_id)
+    members = {r.message_id for r in rows("SELECT message_id FROM batch_members WHERE batch_id = :b", b=root_id)}
+    assert members <= set(lives), f"batch members with no run history: {members - set(lives)}"
+    for life in lives.values():
+        check_life(life, waiting)
+    for queue in {life["queue"] for life in lives.values()}:
+        ready, _, dead = actors.broker.get_queue_message_counts(queue)
+        assert ready == 0, f"{ready} messages still ready in {queue}"
+        assert dead == sum(life["queue"] == queue and life["status"] in DEAD for life in lives.values()), queue
+    return lives
+
+
+def check_observations_once(day: date) -> int:
+    """No listing stored twice for `day`, and sighted exactly as often as the applied fetches saw it.
+
+    Every fetch that committed left a receipt with its listing count: a fetch
+    applied twice (a redelivery that wrote again) shows as extra sightings.
+    Holds when every fetch of the day ran as a message. Returns the day's rows.
+    """
+    stored = rows("SELECT count(*) AS n, count(DISTINCT (source, listing_id)) AS listings, "
+                  "COALESCE(sum(times_seen), 0) AS seen FROM price_observations WHERE observed_on = :d", d=day)[0]
+    fetched = rows("SELECT COALESCE(sum(CAST(result ->> 'listings' AS int)), 0) AS listings FROM applied_messages "
+                   "WHERE actor = 'fetch_prices' AND result ->> 'observed_on' = :d", d=day.isoformat())[0]
+    assert stored.n == stored.listings, f"{stored.n - stored.listings} observations of {day} duplicated"
+    assert stored.seen == fetched.listings, f"{day}: {stored.seen} sightings stored, the fetches saw {fetched.listings}"
+    return stored.n
