@@ -289,7 +289,8 @@ def requeue_dead_letters(
     letter acknowledged. A failed publish puts the dead letter back.
     """
     xq = f"{canonical(queue)}.XQ"
-    remaining = declare_passive(settings, xq)[0] if message_ids is None else SCAN_LIMIT
+    ready = declare_passive(settings, xq)[0]  # QueueNotFound (404) for a queue that does not exist
+    remaining = ready if message_ids is None else SCAN_LIMIT
     wanted = None if message_ids is None else set(message_ids)
     done: list[str] = []
     with channel(settings) as ch:

@@ -15,6 +15,8 @@ from pipeline import rabbit
 from pipeline.history import TERMINAL
 from pipeline.models import Minifigure
 from pipeline.runs import get_run
+from pipeline.services.catalog import FIRST_YEAR, check_year
+from pipeline.services.inputs import parse_past_day, parse_text
 from pipeline.sources.conditions import parse_condition
 from pipeline.web import ops, queries, schedules
 from pipeline.web.deps import Ctx, context, db_session, now_utc
@@ -27,10 +29,22 @@ CELERY_STATE = {"enqueued": "PENDING", "delayed": "PENDING", "running": "STARTED
                 "partially_failed": "FAILURE", "cancelled": "REVOKED", "skipped": "IGNORED"}
 
 
+# The bodies apply the actors' own checks (InvalidInput is a ValueError: a 422 naming the field),
+# so a message the API accepts does not fail later on its arguments.
 class SyncCatalog(BaseModel):
     theme: str | None = Field(None, max_length=200, examples=["Star Wars"])
-    year: int | None = Field(None, ge=1949, le=2100)
+    year: int | None = Field(None, ge=FIRST_YEAR, le=2100, description="at most next year")
     limit: int = Field(500, ge=1, le=10_000)
+
+    @field_validator("theme")
+    @classmethod
+    def _theme(cls, value: str | None) -> str | None:
+        return parse_text(value, "theme")
+
+    @field_validator("year")
+    @classmethod
+    def _year(cls, value: int | None) -> int | None:
+        return check_year(value, now_utc().year)
 
 
 class FetchPrices(BaseModel):
@@ -43,7 +57,13 @@ class FetchPrices(BaseModel):
 
 
 class AggregateSnapshots(BaseModel):
-    target_date: date | None = Field(None, description="YYYY-MM-DD; default: yesterday (UTC)")
+    target_date: date | None = Field(None, description="YYYY-MM-DD, not after today; default: yesterday (UTC)")
+
+    @field_validator("target_date")
+    @classmethod
+    def _past(cls, value: date | None) -> date | None:
+        today = now_utc().date()
+        return None if value is None else parse_past_day(value.isoformat(), "target_date", today, today)
 
 
 class SendMessage(BaseModel):
@@ -153,7 +173,7 @@ def retry_task(message_id: uuid.UUID, ctx: Ctx = Depends(context),
 @router.get("/runs", tags=["tasks"])
 def list_runs(actor: str | None = None, status: str | None = None, since: str | None = None,
               until: str | None = None, message_id: str | None = Query(None, description="a prefix"),
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=queries.MAX_OFFSET),
               session: Session = Depends(db_session)) -> dict[str, Any]:
     """Run history, newest first; `since`/`until` are ISO dates or times (UTC unless zoned)."""
     filters = queries.RunFilters(actor, status, parse_when(since, "since"), parse_when(until, "until"), message_id)

@@ -67,7 +67,8 @@ def _validation_message(exc: RequestValidationError) -> str:
     parts = []
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query"))
-        parts.append(f"{where or 'request'}: {error.get('msg')}")
+        message = str(error.get("msg")).removeprefix("Value error, ")  # our checks' messages say it already
+        parts.append(f"{where or 'request'}: {message}")
     return "; ".join(parts)
 
 

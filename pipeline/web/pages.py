@@ -112,7 +112,7 @@ def delete_one_page(request: Request, name: QueueName, message_id: uuid.UUID,
 
 @router.get("/runs")
 def runs_page(request: Request, actor: str = "", status: str = "", since: str = "", until: str = "",
-              message_id: str = "", offset: int = Query(0, ge=0),
+              message_id: str = "", offset: int = Query(0, ge=0, le=queries.MAX_OFFSET),
               session: Session = Depends(db_session)) -> Response:
     filters = queries.RunFilters(actor or None, status or None, parse_when(since, "since"),
                                  parse_when(until, "until"), message_id.strip() or None)

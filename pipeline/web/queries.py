@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from pipeline.models import Run, Worker
 from pipeline.runs import search_runs
 
+MAX_OFFSET = 2**31  # far past any run history, and within PostgreSQL's bigint OFFSET
 HEARTBEAT_S = 5.0  # the interval of actors.workers.Heartbeats
 GONE_AFTER_S = 3 * HEARTBEAT_S  # three missed heartbeats: the process is gone
 STOPPED_SHOWN_FOR = timedelta(hours=24)
