@@ -1,8 +1,8 @@
 """Fuzzed actor arguments and `stonks` command lines: accepted, or refused with a clear error before any work.
 
 An actor checks its arguments before it touches the database, the broker or an
-API: here those first steps are stubbed to raise `Started`, so each call shows
-whether the arguments got past the checks. The CLI runs in-process; a refused
+API: here those first steps raise `Started`, so each call shows whether the
+arguments got past the checks. The CLI runs in-process; a refused
 command exits non-zero with a message, never a traceback, and sends nothing.
 """
 
@@ -19,40 +19,20 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InvalidInput
-from tests.support.fuzz import footprint, junk, mutated
+from tests.support.fuzz import PIPELINE_ACTORS, Started, actors_that_stop_when_started, footprint, junk, mutated
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TODAY = datetime.now(UTC).date()
-PIPELINE_ACTORS = ("sync_catalog_from_brickset", "fetch_prices_for_minifigure", "fetch_prices_for_set_number",
-                   "update_all_prices", "aggregate_daily_snapshots", "aggregate_snapshot_for_minifigure",
-                   "cleanup_old_listings", "backfill_snapshots")
-
-
-class Started(Exception):
-    """The actor got past its argument checks and began its work."""
-
-
-def _started(*args: Any, **kwargs: Any) -> Any:
-    raise Started
 
 
 @pytest.fixture(scope="module")
 def stubbed() -> Iterator[dict[str, Any]]:
-    """The pipeline actors, with the database, the catalog client and the fan-out stubbed to raise `Started`."""
-    import actors
-    import actors.processing
-    import actors.scraping
-
-    with pytest.MonkeyPatch.context() as patch:
-        for module in (actors.scraping, actors.processing):
-            patch.setattr(module, "session_scope", _started)
-            patch.setattr(module, "fan_out", _started)
-        patch.setattr(actors.scraping, "catalog_client", _started)
-        yield {name: getattr(actors, name) for name in PIPELINE_ACTORS}
+    with actors_that_stop_when_started() as found:
+        yield found
 
 
 plausible = st.sampled_from([
@@ -139,6 +119,8 @@ def test_stonks_send_refuses_json_the_decoder_cannot_read(value: str) -> None:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@example(option="--actor", value="\udc80")  # once a UnicodeEncodeError from the database driver
+@example(option="--since", value="99999999999d")  # once an OverflowError
 @given(option=st.sampled_from(["--actor", "--status", "--since", "--until", "--message-id", "--limit"]),
        value=argv_text | st.sampled_from(["99999999999d", "9" * 30 + "m", "0001-01-01T00:00:00+14:00",
                                           "9999-12-31T23:59:59-14:00", "%", "_", "0", "1001"]))
@@ -185,6 +167,10 @@ tables = st.one_of(
 
 
 @FUZZ
+@example(raw=b"schedules: [" * 5000)  # once a RecursionError
+@example(raw="schedules: []\n# \xe9t\xe9".encode("latin-1"))  # once a UnicodeDecodeError
+@example(raw=b"schedules:\n  - {name: x, cron: '0 0 1 1 *', actor: cleanup_old_listings, "
+             b"catch_up: {policy: latest, grace: 1000000d}}")  # once an OverflowError at the first look back
 @given(raw=tables)
 def test_a_schedule_table_is_loaded_or_refused_naming_the_file_and_entry(
         tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> None:

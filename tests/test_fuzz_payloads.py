@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
@@ -35,7 +35,7 @@ from tests.sources.clients_support import fast_retry
 from tests.support.canned import Canned, CannedServer
 from tests.support.fuzz import assert_well_typed, junk, payloads, storable_text
 
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JSON = {"Content-Type": "application/json"}
 
 
@@ -172,6 +172,8 @@ throttle_details = st.sampled_from([
 
 
 @FUZZ
+@example(case=CASES[0], status=429, body=b"", wait="inf")  # once an endless deferral
+@example(case=CASES[0], status=200, body=b"[" * 100_000, wait=None)  # once a RecursionError
 @given(case=st.sampled_from(CASES), status=st.sampled_from([200, 400, 401, 404, 429, 500, 503]),
        body=bodies | throttle_details.map(lambda d: json.dumps(d).encode()), wait=retry_after)
 def test_any_status_body_and_retry_after_is_a_source_error_with_a_usable_delay(
@@ -188,6 +190,8 @@ links = st.text(max_size=30) | st.text(max_size=20).map(lambda tail: "{api}/lego
 
 
 @FUZZ
+@example(case=CASES[4], count=2**31, link="")  # once getSets paged on for 2**31 / 2 pages
+@example(case=CASES[7], count=2, link="http://[::1")  # once a ValueError from urlsplit
 @given(case=st.sampled_from([CASES[4], CASES[7]]), count=junk | st.integers(-3, 2**40), link=links)
 def test_a_wrong_count_or_next_link_never_pages_on_and_on(
         server: CannedServer, case: Case, count: Any, link: str) -> None:

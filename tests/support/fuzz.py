@@ -7,11 +7,17 @@ import dataclasses
 import types
 import typing
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from hypothesis import strategies as st
+
+PIPELINE_ACTORS = ("sync_catalog_from_brickset", "fetch_prices_for_minifigure", "fetch_prices_for_set_number",
+                   "update_all_prices", "aggregate_daily_snapshots", "aggregate_snapshot_for_minifigure",
+                   "cleanup_old_listings", "backfill_snapshots")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -109,18 +115,41 @@ def _check(value: Any, hint: Any, where: str) -> None:
         assert isinstance(value, hint), f"{where} = {value!r} is not a {hint}"
 
 
-def footprint() -> tuple[dict[str, tuple[int, int]], int]:
+def footprint() -> tuple[list[tuple[int, int, int]], int]:
     """Messages in every queue of the broker, and runs on record: what a refused request must leave as it was."""
     import actors
     from sqlalchemy import func, select
 
     from pipeline.db import session_scope
     from pipeline.models import Run
-    from pipeline.rabbit import canonical, passive_counts
-    from pipeline.settings import get_settings
 
     actors.stack.writer.flush()
-    names = sorted({canonical(q) for q in actors.broker.get_declared_queues()})
-    queues = passive_counts(get_settings(), [f"{name}{suffix}" for name in names for suffix in ("", ".DQ", ".XQ")])
+    queues = [actors.broker.get_queue_message_counts(name) for name in sorted(actors.broker.get_declared_queues())]
     with session_scope() as session:
         return queues, session.scalar(select(func.count()).select_from(Run)) or 0
+
+
+class Started(Exception):
+    """The actor got past its argument checks and began its work."""
+
+
+def _started(*args: Any, **kwargs: Any) -> Any:
+    raise Started
+
+
+@contextmanager
+def actors_that_stop_when_started() -> Iterator[dict[str, Any]]:
+    """The pipeline actors by name, their first database, catalog or fan-out step raising `Started`.
+
+    Calling `actor.fn(**kwargs)` then shows whether an actor accepts its arguments, without doing the work.
+    """
+    import actors
+    import actors.processing
+    import actors.scraping
+
+    with pytest.MonkeyPatch.context() as patch:
+        for module in (actors.scraping, actors.processing):
+            patch.setattr(module, "session_scope", _started)
+            patch.setattr(module, "fan_out", _started)
+        patch.setattr(actors.scraping, "catalog_client", _started)
+        yield {name: getattr(actors, name) for name in PIPELINE_ACTORS}
