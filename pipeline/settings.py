@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     ebay_api_base: AnyUrl = AnyUrl("https://api.ebay.com")
     ebay_client_id: str | None = None
     ebay_client_secret: SecretStr | None = None
-    ebay_marketplace_id: str = "EBAY_US"
+    # EBAY_US, EBAY_GB, EBAY_MOTORS_US...: a header, and stored with each listing (16 characters at most)
+    ebay_marketplace_id: str = Field(default="EBAY_US", pattern=r"^EBAY_[A-Z_]{2,11}$")
     ebay_category_id: str = "19001"
     ebay_daily_quota: int = Field(default=5000, gt=0)
     bricklink_api_base: AnyUrl = AnyUrl("https://api.bricklink.com/api/store/v1")

@@ -55,3 +55,22 @@ def test_a_broker_url_is_amqp_or_refused_by_name(url: str) -> None:
         assert "setting BROKER_URL is invalid" in describe_error(exc)
     else:
         assert url.startswith(("amqp://", "amqps://"))
+
+
+@given(name=st.sampled_from(sorted(Settings.model_fields)), value=st.text(max_size=30))
+@settings(max_examples=300)
+def test_any_setting_of_any_text_is_read_or_refused_by_name(name: str, value: str) -> None:
+    try:
+        Settings(_env_file=None, **{name: value})
+    except ValidationError as exc:
+        assert describe_error(exc).startswith(f"setting {name.upper()} is invalid: "), describe_error(exc)
+
+
+@given(marketplace=st.text(max_size=20) | st.sampled_from(["EBAY_US", "EBAY_GB", "EBAY_MOTORS_US", "ebay_de", "X" * 17]))
+def test_a_marketplace_setting_is_refused_by_name_unless_a_listing_can_store_it(marketplace: str) -> None:
+    try:
+        value = Settings(_env_file=None, ebay_marketplace_id=marketplace).ebay_marketplace_id
+    except ValidationError as exc:
+        assert "setting EBAY_MARKETPLACE_ID is invalid" in describe_error(exc)
+    else:  # it is sent as a header and stored with every listing (price_observations.marketplace, 16 characters)
+        assert value.isascii() and value.isprintable() and 0 < len(value) <= 16, value
