@@ -17,7 +17,7 @@ import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.sources.errors import PermanentSourceError
 
@@ -28,6 +28,7 @@ _INTEGER = re.compile(r"-?[0-9]{1,19}")
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,4})?")
 _CODE = re.compile(r"[!-~]+")  # printable ASCII without spaces: ids, tokens, codes
 _CURRENCY = re.compile(r"[A-Z]{3}")
+T = TypeVar("T")
 
 
 class Fields:
@@ -51,9 +52,7 @@ class Fields:
         return value
 
     def string(self, key: str) -> str:
-        value = self.opt_string(key, required=True)
-        assert value is not None
-        return value
+        return _present(self.opt_string(key, required=True))
 
     def opt_string(self, key: str, *, required: bool = False) -> str | None:
         value = self._get(key, required)
@@ -64,9 +63,7 @@ class Fields:
         return self._text(key, str(value))
 
     def code(self, key: str, max_length: int | None = None) -> str:
-        value = self.opt_code(key, max_length, required=True)
-        assert value is not None
-        return value
+        return _present(self.opt_code(key, max_length, required=True))
 
     def opt_code(self, key: str, max_length: int | None = None, *, required: bool = False) -> str | None:
         """An id, token or code: printable ASCII without spaces, at most `max_length` characters."""
@@ -80,9 +77,7 @@ class Fields:
         return value
 
     def currency(self, key: str) -> str:
-        value = self.opt_currency(key, required=True)
-        assert value is not None
-        return value
+        return _present(self.opt_currency(key, required=True))
 
     def opt_currency(self, key: str, *, required: bool = False) -> str | None:
         value = self.opt_string(key, required=required)
@@ -91,9 +86,7 @@ class Fields:
         return value
 
     def integer(self, key: str, *, low: int = -MAX_INTEGER, high: int = MAX_INTEGER) -> int:
-        value = self.opt_integer(key, required=True, low=low, high=high)
-        assert value is not None
-        return value
+        return _present(self.opt_integer(key, required=True, low=low, high=high))
 
     def opt_integer(self, key: str, *, required: bool = False, low: int = -MAX_INTEGER,
                     high: int = MAX_INTEGER) -> int | None:
@@ -109,9 +102,7 @@ class Fields:
         return value
 
     def decimal(self, key: str) -> Decimal:
-        value = self.opt_decimal(key, required=True)
-        assert value is not None
-        return value
+        return _present(self.opt_decimal(key, required=True))
 
     def opt_decimal(self, key: str, *, required: bool = False) -> Decimal | None:
         value = self._get(key, required)
@@ -125,9 +116,7 @@ class Fields:
         return Decimal(text)
 
     def amount(self, key: str) -> Decimal:
-        value = self.opt_amount(key, required=True)
-        assert value is not None
-        return value
+        return _present(self.opt_amount(key, required=True))
 
     def opt_amount(self, key: str, *, required: bool = False) -> Decimal | None:
         """A price: from 0 to below MAX_AMOUNT, rounded to AMOUNT_PLACES when it has more places."""
@@ -186,6 +175,11 @@ class Fields:
 
 
 _FLAGS = {"true": True, "y": True, "yes": True, "1": True, "false": False, "n": False, "no": False, "0": False}
+
+
+def _present(value: T | None) -> T:
+    assert value is not None  # the opt_ reader was told the field is required
+    return value
 
 
 def _encodable(text: str) -> bool:
