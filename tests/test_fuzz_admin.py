@@ -124,7 +124,8 @@ def test_sync_catalog(broker: Any, app: Admin, body: Any, raw: bytes | None) -> 
 @FUZZ
 @given(data=st.data(), body=body_of({"condition": st.sampled_from(["NEW", "used", " Sealed ", "MINT", ""])}),
        raw=raw_bodies)
-def test_fetch_prices(broker: Any, app: Admin, figure_id: str, data: st.DataObject, body: Any, raw: bytes | None) -> None:
+def test_fetch_prices(broker: Any, app: Admin, figure_id: str, data: st.DataObject, body: Any,
+                      raw: bytes | None) -> None:
     segment = data.draw(path_segment([figure_id, figure_id.upper(), figure_id.replace("-", "")]), label="path")
     check(app, "POST", f"/v1/admin/fetch-prices/{segment}", body, raw)
 

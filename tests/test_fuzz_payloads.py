@@ -121,6 +121,11 @@ CASES = [
 ]
 
 
+CASE = {str(case): case for case in CASES}  # by "service endpoint"
+SEARCH, GET_SETS = CASE[f"ebay {SEARCH_ENDPOINT}"], CASE["brickset getSets"]
+MINIFIGS, COLLECTION = CASE["rebrickable /lego/minifigs/"], CASE["brickset getMinifigCollection"]
+
+
 def serve(server: CannedServer, case: Case, body: bytes, status: int = 200, **headers: str) -> None:
     server.by_path = {path: Canned(text.encode()) for path, text in case.fixed.items()}
     server.set(case.path, Canned(body, status, {**JSON, **headers}))
@@ -172,13 +177,14 @@ throttle_details = st.sampled_from([
 
 
 @FUZZ
-@example(case=CASES[0], status=429, body=b"", wait="inf")  # once an endless deferral
-@example(case=CASES[0], status=200, body=b"[" * 100_000, wait=None)  # once a RecursionError
+@example(case=SEARCH, status=429, body=b"", wait="inf")  # once an endless deferral
+@example(case=SEARCH, status=200, body=b"[" * 100_000, wait=None)  # once a RecursionError
 @given(case=st.sampled_from(CASES), status=st.sampled_from([200, 400, 401, 404, 429, 500, 503]),
        body=bodies | throttle_details.map(lambda d: json.dumps(d).encode()), wait=retry_after)
 def test_any_status_body_and_retry_after_is_a_source_error_with_a_usable_delay(
         server: CannedServer, case: Case, status: int, body: bytes, wait: str | None) -> None:
-    headers = {} if wait is None or not (wait.isascii() and wait.isprintable()) else {"Retry-After": wait.strip() or "x"}
+    sendable = wait is not None and wait.isascii() and wait.isprintable()  # what an HTTP header can hold
+    headers = {"Retry-After": wait.strip() or "x"} if sendable else {}
     serve(server, case, body, status, **headers)
     result = outcome(server, case)
     if not isinstance(result, SourceError):
@@ -190,9 +196,9 @@ links = st.text(max_size=30) | st.text(max_size=20).map(lambda tail: "{api}/lego
 
 
 @FUZZ
-@example(case=CASES[4], count=2**31, link="")  # once getSets paged on for 2**31 / 2 pages
-@example(case=CASES[7], count=2, link="http://[::1")  # once a ValueError from urlsplit
-@given(case=st.sampled_from([CASES[4], CASES[7]]), count=junk | st.integers(-3, 2**40), link=links)
+@example(case=GET_SETS, count=2**31, link="")  # once getSets paged on for 2**31 / 2 pages
+@example(case=MINIFIGS, count=2, link="http://[::1")  # once a ValueError from urlsplit
+@given(case=st.sampled_from([GET_SETS, MINIFIGS]), count=junk | st.integers(-3, 2**40), link=links)
 def test_a_wrong_count_or_next_link_never_pages_on_and_on(
         server: CannedServer, case: Case, count: Any, link: str) -> None:
     count_field = "matches" if case.service == "brickset" else "count"
@@ -231,9 +237,6 @@ def figure() -> Any:
     return found
 
 
-SEARCH = CASES[0]
-
-
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payload=payloads(SEARCH.reference))
 def test_listings_that_parse_are_stored_whole(server: CannedServer, figure: Any, payload: Any) -> None:
@@ -249,10 +252,7 @@ def test_listings_that_parse_are_stored_whole(server: CannedServer, figure: Any,
     assert summary["listings"] == len({item.item_id for item in items})
 
 
-CATALOG = {
-    "rebrickable": (CASES[7], lambda url: rebrickable(url)),
-    "brickset": (CASES[5], lambda url: brickset(url)),
-}
+CATALOG = {"rebrickable": (MINIFIGS, rebrickable), "brickset": (COLLECTION, brickset)}
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
