@@ -28,8 +28,6 @@ logger = logging.getLogger(__name__)
 
 # Options that are bulky or internal are left out of the recorded options.
 HIDDEN_OPTIONS = {"pipe_target", "group_completion_callbacks", "traceback", "redis_message_id"}
-# How long an acknowledgement waits for the outcome it settles to be written (see RunHistory._await_outcome).
-OUTCOME_WAIT_S = 5.0
 
 
 @functools.cache
@@ -64,7 +62,6 @@ class RunHistory(Middleware):
         self._lock = threading.Lock()
         self.in_flight: dict[str, dict[str, Any]] = {}
         self._held: set[str] = set()  # delayed messages this worker holds until their eta
-        self._outcomes: dict[str, int] = {}  # message id -> its outcome's place in the writer's line
         self._publishing = threading.local()  # when each of this thread's enqueues began
         self.processed = 0
         self.failed = 0
@@ -193,31 +190,9 @@ class RunHistory(Middleware):
         self._record_outcome(message, RunEvent(message.message_id, status, status, worker=worker_id(), error=reason))
 
     def _record_outcome(self, message: Any, event: RunEvent) -> None:
-        position = self.writer.record(event)
-        with self._lock:
-            self._outcomes[message.message_id] = position
-
-    @_guarded
-    def before_ack(self, broker: Any, message: Any) -> None:
-        self._await_outcome(message)
-
-    @_guarded
-    def before_nack(self, broker: Any, message: Any) -> None:
-        self._await_outcome(message)
-
-    def _await_outcome(self, message: Any) -> None:
-        """Hold the acknowledgement until the outcome is in PostgreSQL (up to OUTCOME_WAIT_S).
-
-        A worker killed after the acknowledgement would otherwise take the outcome
-        with it, and the run would read "running" for good; killed before it, the
-        message comes back and its history says `interrupted`. While PostgreSQL is
-        unreachable nothing waits: the buffer keeps the outcome.
-        """
-        with self._lock:
-            position = self._outcomes.pop(message.message_id, None)
-        if position is not None and not self.writer.wait_written(position, OUTCOME_WAIT_S):
-            logger.warning("run history: message %s acknowledged before its outcome was written",
-                           message.message_id)
+        # Durable: in the journal before the acknowledgement, so a worker killed before
+        # the write leaves it to the next process (see pipeline.history.Journal).
+        self.writer.record(event, durable=True)
 
     @_guarded
     def after_nack(self, broker: Any, message: Any) -> None:

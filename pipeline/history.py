@@ -10,10 +10,12 @@ a `history_gap` event records how many, so a gap is visible rather than silent.
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import logging
 import math
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -23,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.conninfo
 
 logger = logging.getLogger(__name__)
 
 TERMINAL = ("succeeded", "partially_failed", "failed", "dead_lettered", "skipped", "cancelled")
 STATUSES = ("enqueued", "delayed", "running", "retrying", *TERMINAL)
 MAX_RESULT_BYTES = 4096
+JOURNAL_SCAN_S = 10.0  # how often a writer looks for journals that dead processes left
 
 
 def utcnow() -> datetime:
@@ -297,6 +301,112 @@ def libpq_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed process nobody has reaped yet is a zombie: gone all the same
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class Journal:
+    """Outcomes on local disk until they are in PostgreSQL: what a killed process leaves behind.
+
+    A worker acknowledges a message once its outcome is recorded, not written: the
+    write happens in the background. So each outcome is also appended to a file of
+    this process (one `write` per line, before the acknowledgement); a process
+    killed with the outcome still unwritten leaves it there, and the next process
+    of this host and database recovers it (`recover`). Files rotate every
+    `rotate_every` events and are deleted once everything in them is written.
+    """
+
+    def __init__(self, directory: Path, key: str, rotate_every: int = 10_000) -> None:
+        self.directory = directory
+        self.prefix = f"journal-{key}-{socket.gethostname()}-"
+        self.rotate_every = rotate_every
+        self._file: Any = None
+        self._path: Path | None = None
+        self._lines = 0
+        self._last = 0  # the writer's sequence number of the last event appended to the current file
+        self._retired: list[tuple[Path, int]] = []
+
+    def append(self, event: RunEvent, position: int) -> None:
+        """Called with the writer's lock held; `position` is the event's sequence number."""
+        if self._file is None or self._lines >= self.rotate_every:
+            self._rotate()
+        self._file.write(event.to_json() + "\n")
+        self._lines += 1
+        self._last = position
+
+    def _rotate(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._retired.append((self._path, self._last))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._path = self.directory / f"{self.prefix}{os.getpid()}-{time.time_ns()}.jsonl"
+        self._file = open(self._path, "a", buffering=1, encoding="utf-8")  # noqa: SIM115  (kept open)
+        self._lines = 0
+
+    def settled(self, head: int, drained: bool) -> None:
+        """Everything before sequence number `head` is written (lock held): drop what is no longer needed."""
+        while self._retired and self._retired[0][1] < head:
+            self._retired.pop(0)[0].unlink(missing_ok=True)
+        if drained and self._file is not None and self._lines:
+            self._file.truncate(0)
+            self._file.seek(0)
+            self._lines = 0
+
+    def discard(self) -> None:
+        """Every outcome is written, or spooled: the files go."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        for path in [p for p, _ in self._retired] + ([self._path] if self._path else []):
+            path.unlink(missing_ok=True)
+        self._retired.clear()
+
+    def recover(self) -> list[RunEvent]:
+        """The outcomes in the journals of this host's processes that are gone, each file claimed once."""
+        if not self.directory.is_dir():
+            return []
+        events: list[RunEvent] = []
+        for path in sorted(self.directory.glob(f"{self.prefix}*.jsonl")):
+            pid = int(path.name[len(self.prefix):].split("-")[0])
+            if pid == os.getpid() or _alive(pid):
+                continue
+            claimed = path.with_suffix(f".recover-{os.getpid()}")
+            try:
+                path.rename(claimed)  # atomic: one process recovers each file
+            except FileNotFoundError:
+                continue
+            lines = claimed.read_text(encoding="utf-8", errors="replace").splitlines()
+            for line in lines:
+                try:
+                    events.append(RunEvent.from_json(line))
+                except (ValueError, TypeError, KeyError):  # the line being written when the process died
+                    logger.warning("run history: unreadable journal line in %s skipped", path.name)
+            claimed.unlink()
+            if lines:
+                logger.info("run history: recovering %d outcomes of process %d from %s", len(lines), pid, path.name)
+        return events
+
+
+def write_recovered(conn: psycopg.Connection[Any], events: list[RunEvent]) -> int:
+    """Write the recovered outcomes the history lacks (a journal can hold some already written)."""
+    ids = sorted({e.message_id for e in events})
+    seen = {(m, ev, at) for m, ev, at in conn.execute(
+        "SELECT message_id, event, at FROM run_events WHERE message_id = ANY(%s)", (ids,))}
+    missing = [e for e in events if (e.message_id, e.event, e.at) not in seen]
+    if missing:
+        write_events(conn, missing)
+    return len(missing)
+
+
 class HistoryWriter:
     """Buffers events and writes them from a background thread, never blocking callers."""
 
@@ -311,6 +421,10 @@ class HistoryWriter:
     ) -> None:
         self.dsn = libpq_dsn(dsn)
         self.spool_dir = spool_dir
+        # Spool and journal files name the database (not the route to it: a proxy's port
+        # may differ), so that a process replays only its own database's events.
+        database = psycopg.conninfo.conninfo_to_dict(self.dsn).get("dbname") or ""
+        self.key = hashlib.sha1(str(database).encode()).hexdigest()[:10]
         self.max_buffer = max_buffer
         self.batch_size = batch_size
         # A short wait for more events before a write: fewer, larger transactions when
@@ -321,9 +435,10 @@ class HistoryWriter:
     def _reset(self) -> None:
         self._pid = os.getpid()
         self._buffer: deque[RunEvent] = deque()
+        self._recovered: list[RunEvent] = []
+        self._next_scan = 0.0  # when to look for journals of processes that died
+        self._journal = Journal(self.spool_dir, self.key) if self.spool_dir is not None else None
         self._lock = threading.Lock()
-        self._advanced = threading.Condition(self._lock)  # the buffer's head moved, or an outage began
-        self._waiters = 0  # callers in wait_written
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -335,8 +450,8 @@ class HistoryWriter:
         self.written = 0
         self.outage_since: float | None = None
 
-    def record(self, event: RunEvent) -> int:
-        """Buffer `event` for writing; returns its place in line, for `wait_written`."""
+    def record(self, event: RunEvent, *, durable: bool = False) -> None:
+        """Buffer `event` for writing; a `durable` one (an outcome) goes to the journal first."""
         if os.getpid() != self._pid:  # forked: the parent's thread did not come along
             self._reset()
         with self._lock:
@@ -349,13 +464,20 @@ class HistoryWriter:
             self._idle.clear()
             if self._thread is None:
                 self._start()
-            position = self._head + len(self._buffer)
+            if durable and self._journal is not None:
+                try:
+                    self._journal.append(event, self._head + len(self._buffer) - 1)
+                except OSError as exc:
+                    logger.warning("run history: journal not writable (%s); outcomes are in memory only", exc)
+                    self._journal = None
         if first:  # the writer drains the buffer to empty before it waits again
             self._wake.set()
-        return position
 
     def _start(self) -> None:
         self._replay_spool()
+        if self._journal is not None:
+            self._recovered = self._journal.recover()
+            self._next_scan = time.monotonic() + JOURNAL_SCAN_S
         self._thread = threading.Thread(target=self._run, name="run-history", daemon=True)
         self._thread.start()
         atexit.register(self.close)
@@ -365,25 +487,30 @@ class HistoryWriter:
         while True:
             self._wake.wait(timeout=1.0)
             self._wake.clear()
-            if self.linger_s and not self._stop and not self._waiters and 0 < len(self._buffer) < self.batch_size:
+            if self.linger_s and not self._stop and 0 < len(self._buffer) < self.batch_size:
                 time.sleep(self.linger_s)
+            if self._journal is not None and time.monotonic() >= self._next_scan:
+                # Another process of this host may have died since: take over what it left.
+                self._next_scan = time.monotonic() + JOURNAL_SCAN_S
+                with self._lock:
+                    self._recovered += self._journal.recover()
             while True:
                 with self._lock:
                     batch = [self._buffer[i] for i in range(min(self.batch_size, len(self._buffer)))]
                     batch_end = self._head + len(batch)
                     gap = self.dropped
-                if not batch and not gap:
+                if not batch and not gap and not self._recovered:
                     self._idle.set()
                     break
                 try:
+                    if self._recovered:
+                        self._write_recovered()
                     self._write(batch, gap)
                 except (psycopg.Error, OSError) as exc:
                     self._close_conn()
                     if self.outage_since is None:
                         self.outage_since = time.monotonic()
                         logger.warning("run history: database unreachable, buffering: %s", exc)
-                        with self._advanced:
-                            self._advanced.notify_all()
                     if self._stop:
                         return
                     time.sleep(backoff)
@@ -399,17 +526,28 @@ class HistoryWriter:
                         self._head += 1
                     self.dropped -= gap
                     self.written += len(batch)
-                    self._advanced.notify_all()
+                    if self._journal is not None:
+                        self._journal.settled(self._head, drained=not self._buffer)
             if self._stop:
                 return
 
-    def _write(self, batch: list[RunEvent], gap: int) -> None:
+    def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
+        return self._conn
+
+    def _write_recovered(self) -> None:
+        written = write_recovered(self._connection(), self._recovered)
+        logger.info("run history: %d of %d recovered outcomes were missing and are written",
+                    written, len(self._recovered))
+        self._recovered = []
+
+    def _write(self, batch: list[RunEvent], gap: int) -> None:
         events = list(batch)
         if gap:
             events.append(RunEvent("-", "history_gap", None, data={"dropped_events": gap}))
-        write_events(self._conn, events)
+        if events:
+            write_events(self._connection(), events)
 
     def _close_conn(self) -> None:
         if self._conn is not None:
@@ -426,53 +564,37 @@ class HistoryWriter:
         self._wake.set()
         return self._idle.wait(timeout)
 
-    def wait_written(self, position: int, timeout: float) -> bool:
-        """Wait until every event up to `position` (from `record`) is written.
-
-        False when time runs out, and at once while PostgreSQL is unreachable or
-        the writer is closed: neither must hold up the work (the buffer or the spool keeps the events).
-        """
-        if self._thread is None or os.getpid() != self._pid:
-            return False
-        with self._advanced:
-            self._waiters += 1
-            self._wake.set()
-            try:
-                self._advanced.wait_for(
-                    lambda: self._head >= position or self.outage_since is not None or self._stop, timeout)
-                return self._head >= position
-            finally:
-                self._waiters -= 1
-
     def close(self, timeout: float = 5.0) -> None:
         if self._thread is None or os.getpid() != self._pid:
             return
         flushed = self.flush(timeout)
-        with self._advanced:
-            self._stop = True
-            self._advanced.notify_all()
+        self._stop = True
         self._wake.set()
         if not flushed:
             self._spool()
+        with self._lock:
+            if self._journal is not None and (flushed or self.spool_dir is not None):
+                self._journal.discard()
         self._close_conn()
 
     def _spool(self) -> None:
         with self._lock:
-            pending = list(self._buffer)
+            pending = self._recovered + list(self._buffer)
             self._buffer.clear()
+            self._recovered = []
         if not pending or self.spool_dir is None:
             if pending:
                 logger.error("run history: %d events could not be written and no spool is set", len(pending))
             return
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"history-{os.getpid()}-{time.time_ns()}.jsonl"
+        path = self.spool_dir / f"history-{self.key}-{os.getpid()}-{time.time_ns()}.jsonl"
         path.write_text("".join(e.to_json() + "\n" for e in pending))
         logger.warning("run history: spooled %d unwritten events to %s", len(pending), path)
 
     def _replay_spool(self) -> None:
         if self.spool_dir is None or not self.spool_dir.is_dir():
             return
-        for path in sorted(self.spool_dir.glob("history-*.jsonl")):
+        for path in sorted(self.spool_dir.glob(f"history-{self.key}-*.jsonl")):
             claimed = path.with_suffix(f".replay-{os.getpid()}")
             try:
                 path.rename(claimed)  # rename is atomic: one process replays each file

@@ -160,3 +160,66 @@ def test_a_requeued_run_reopens_in_the_same_batch_as_its_earlier_life(session) -
     session.expire_all()
     run = session.get(Run, "again-1")
     assert (run.status, run.attempts, run.worker, run.finished_at, run.error) == ("running", 2, "w2", None, "boom")
+
+
+KILLED_WRITER = """
+import os, signal, sys
+from pathlib import Path
+from pipeline.history import HistoryWriter, RunEvent
+writer = HistoryWriter(sys.argv[1], spool_dir=Path(sys.argv[2]), linger_s=0)
+writer.record(RunEvent("journal-1", "running", "running", worker="w1", actor="echo", queue="default"))
+assert writer.flush(10)
+writer.linger_s = 60  # the outcome stays unwritten: the process dies first
+writer.record(RunEvent("journal-1", "succeeded", "succeeded", worker="w1", result={"n": 1}), durable=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_an_outcome_a_killed_process_had_not_written_is_recovered_by_the_next(session, tmp_path: Path) -> None:  # noqa: ANN001
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", KILLED_WRITER, os.environ["DATABASE_URL"], str(tmp_path)],
+                          cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+    assert session.get(Run, "journal-1").status == "running"  # what the history said after the kill
+    assert len(list(tmp_path.glob("journal-*.jsonl"))) == 1
+
+    second = HistoryWriter(os.environ["DATABASE_URL"], spool_dir=tmp_path)
+    second.record(RunEvent("other-1", "enqueued", "enqueued", actor="echo", queue="default"))
+    assert second.flush(10)
+    second.close()
+    session.expire_all()
+    run = session.get(Run, "journal-1")
+    assert run.status == "succeeded" and run.result == {"n": 1}
+    assert count_events(session, "journal-1") == 2
+    assert not list(tmp_path.glob("journal-*"))
+
+
+def test_recovered_outcomes_already_written_are_not_written_twice(session) -> None:  # noqa: ANN001
+    import psycopg
+
+    from pipeline.history import libpq_dsn, write_recovered
+
+    events = [RunEvent("twice-1", "running", "running", worker="w1", actor="echo"),
+              RunEvent("twice-1", "succeeded", "succeeded", worker="w1")]
+    with psycopg.connect(libpq_dsn(os.environ["DATABASE_URL"]), autocommit=True) as conn:
+        assert write_recovered(conn, events) == 2
+        assert write_recovered(conn, [RunEvent.from_json(e.to_json()) for e in events]) == 0
+    assert count_events(session, "twice-1") == 2
+
+
+def test_a_journal_keeps_only_what_is_not_yet_written(tmp_path: Path) -> None:
+    from pipeline.history import Journal
+
+    journal = Journal(tmp_path, "k", rotate_every=2)
+    for position in range(5):
+        journal.append(RunEvent(f"m-{position}", "succeeded", "succeeded"), position)
+    assert len(list(tmp_path.iterdir())) == 3  # two full files and the current one
+    journal.settled(head=2, drained=False)  # events 0 and 1 written: the first file goes
+    assert len(list(tmp_path.iterdir())) == 2
+    journal.settled(head=5, drained=True)
+    files = list(tmp_path.iterdir())
+    assert len(files) == 1 and files[0].read_text() == ""
+    journal.discard()
+    assert not list(tmp_path.iterdir())
