@@ -58,7 +58,8 @@ def fetch_prices_for_minifigure(minifigure_id: str, condition: str | None = None
     figure_id, wanted = parse_uuid(minifigure_id, "minifigure_id"), parse_condition(condition)
     with session_scope() as session:
         figure = prices.load_figure(session, figure_id)
-    return _fetch(figure, wanted)
+        earlier = receipts.claimed_result(session, current_message_id())
+    return earlier if earlier is not None else _fetch(figure, wanted)
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=5 * 60_000, throws=THROWS)
@@ -68,15 +69,16 @@ def fetch_prices_for_set_number(set_number: str, condition: str | None = None) -
     number, wanted = parse_set_number(set_number), parse_condition(condition)
     with session_scope() as session:
         figure = prices.find_figure(session, number)
-    return _fetch(figure, wanted)
+        earlier = receipts.claimed_result(session, current_message_id())
+    return earlier if earlier is not None else _fetch(figure, wanted)
 
 
 def _fetch(figure: Figure, condition: Condition | None) -> dict[str, Any]:
+    """Search and store; the callers have checked that this message's writes are not committed yet.
+
+    (A redelivery of a message whose writes are committed returns its receipt: not even a search.)
+    """
     settings, message_id = get_settings(), current_message_id()
-    with session_scope() as session:
-        earlier = receipts.claimed_result(session, message_id)
-    if earlier is not None:
-        return earlier  # a redelivery of a message whose writes are committed: not even a search
     query = prices.browse_query(figure, condition, settings.ebay_category_id)
     items = prices.search_listings(ebay_client(), query)
     with session_scope() as session:
