@@ -19,7 +19,7 @@ import socket
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ class RunEvent:
     data: Any = None
 
     def to_json(self) -> str:
-        raw = asdict(self)
+        raw = {name: getattr(self, name) for name in _EVENT_FIELDS}  # asdict() deep-copies: 10x slower
         for key in ("at", "scheduled_for"):
             if raw[key] is not None:
                 raw[key] = raw[key].isoformat()
@@ -81,6 +81,9 @@ class RunEvent:
             if raw[key] is not None:
                 raw[key] = datetime.fromisoformat(raw[key])
         return cls(**raw)
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(RunEvent))
 
 
 def small_result(value: Any) -> Any:
