@@ -159,7 +159,8 @@ def parse_entry(raw: Any) -> Entry:
         raise ScheduleError(f"expected a mapping, got {type(raw).__name__}")
     unknown = set(raw) - _ENTRY_KEYS
     if unknown:
-        raise ScheduleError(f"unknown key(s) {', '.join(sorted(map(str, unknown)))}; allowed: {', '.join(sorted(_ENTRY_KEYS))}")
+        shown = ", ".join(sorted(map(repr, unknown)))  # quoted: a key may hold spaces or line breaks
+        raise ScheduleError(f"unknown key(s) {shown}; allowed: {', '.join(sorted(_ENTRY_KEYS))}")
     missing = [k for k in ("name", "cron", "actor") if k not in raw]
     if missing:
         raise ScheduleError(f"missing {', '.join(missing)}")

@@ -168,6 +168,7 @@ tables = st.one_of(
 
 @FUZZ
 @example(raw=b"schedules: [" * 5000)  # once a RecursionError
+@example(raw=b'schedules:\n- "\\r": null\n')  # once an unknown key that broke the message's lines
 @example(raw="schedules: []\n# \xe9t\xe9".encode("latin-1"))  # once a UnicodeDecodeError
 @example(raw=b"schedules:\n  - {name: x, cron: '0 0 1 1 *', actor: cleanup_old_listings, "
              b"catch_up: {policy: latest, grace: 1000000d}}")  # once an OverflowError at the first look back

@@ -90,7 +90,7 @@ GOOD = {"name": "ok", "cron": "0 1 * * *", "actor": "echo"}
         ({"kwargs": ["a"]}, "kwargs must be a mapping"),
         ({"kwargs": {"day": date(2024, 1, 1)}}, "kwargs must be JSON values"),
         ({"enabled": "yes"}, "enabled must be true or false"),
-        ({"crontab": "0 1 * * *"}, "unknown key(s) crontab"),
+        ({"crontab": "0 1 * * *"}, "unknown key(s) 'crontab'"),
         ({"cron": None}, "must be a string"),
     ],
 )
