@@ -17,8 +17,8 @@ def _json_arg(value: str | None, kind: type, name: str) -> Any:
         return kind()
     try:
         parsed = json.loads(value)
-    except json.JSONDecodeError as exc:
-        raise click.BadParameter(f"not JSON: {exc}", param_hint=name) from None
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, too many digits, nested too deeply
+        raise click.BadParameter(f"not JSON: {str(exc)[:200] or type(exc).__name__}", param_hint=name) from None
     if not isinstance(parsed, kind):
         raise click.BadParameter(f"must be a JSON {'object' if kind is dict else 'array'}", param_hint=name)
     return parsed

@@ -20,6 +20,7 @@ from typing import Any
 from dramatiq.common import q_name, xq_name
 from dramatiq.middleware import CurrentMessage, Middleware
 
+from actors.retries import arguments_refused
 from pipeline.errors import Deferred, InvalidInput
 from pipeline.history import HistoryWriter, RunEvent, small_result, utcnow
 from pipeline.redaction import redact, redact_text
@@ -176,7 +177,7 @@ class RunHistory(Middleware):
 
     @staticmethod
     def _is_permanent(broker: Any, message: Any, exception: BaseException) -> bool:
-        if isinstance(exception, InvalidInput):
+        if isinstance(exception, InvalidInput) or arguments_refused(broker, message, exception):
             return True
         throws = message.options.get("throws") or broker.get_actor(message.actor_name).options.get("throws")
         return bool(throws) and isinstance(exception, throws)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -42,7 +43,7 @@ class PolicyRetries(Retries):
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        if isinstance(exception, InvalidInput):
+        if isinstance(exception, InvalidInput) or arguments_refused(broker, message, exception):
             logger.info("message %s has bad input, not retrying: %s", message.message_id, exception)
             message.fail()
             return
@@ -53,3 +54,17 @@ class PolicyRetries(Retries):
             broker.enqueue(message, delay=delay_ms)
             return
         super().after_process_message(broker, message, result=result, exception=exception)
+
+
+def arguments_refused(broker: Any, message: Any, exception: BaseException | None) -> bool:
+    """A TypeError because the message's arguments do not fit the actor (sent by hand, or from
+    before a change of signature): no retry can succeed."""
+    if not isinstance(exception, TypeError):
+        return False
+    try:
+        inspect.signature(broker.get_actor(message.actor_name).fn).bind(*message.args, **message.kwargs)
+    except TypeError:
+        return True
+    except Exception:  # an unknown actor or an unreadable signature: Dramatiq's own rules apply
+        return False
+    return False

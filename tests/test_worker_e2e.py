@@ -115,3 +115,17 @@ def test_bad_input_fails_at_once_without_retry(broker, tmp_path: Path) -> None: 
         failed = wait_for(status_is(message.message_id, "failed"), what="failed")
     assert [e["event"] for e in failed["events"]][:3] == ["enqueued", "running", "failed"]
     assert failed["attempts"] == 1 and "InvalidInput" in failed["error"] and "2026-02-30" in failed["error"]
+
+
+def test_arguments_the_actor_does_not_take_fail_at_once_but_a_type_error_inside_is_retried(
+        broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.actors import reject_bad_day
+
+    # Sent by hand, around `stonks send`'s check: no retry can make these fit.
+    misfit = reject_bad_day.send_with_options(args=("2026-01-01",), kwargs={"days": 3})
+    inside = reject_bad_day.send(None)  # fits the signature; the TypeError comes from inside the actor
+    with running_worker(TEST_ACTORS, log=tmp_path / "worker.log"):
+        failed = wait_for(status_is(misfit.message_id, "failed"), what="failed")
+        retried = wait_for(status_is(inside.message_id, "retrying"), what="retried")
+    assert failed["attempts"] == 1 and "TypeError" in failed["error"] and "days" in failed["error"]
+    assert "TypeError" in retried["error"]
