@@ -134,7 +134,8 @@ class RunHistory(Middleware):
                     "interrupted",
                     None,
                     worker=wid,
-                    error="redelivered: a previous attempt stopped before it was acknowledged",
+                    error="redelivered: an earlier delivery was never acknowledged (its worker stopped; "
+                          "it may not have started)",
                 )
             )
         self.writer.record(
