@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.settings import get_settings
@@ -18,42 +15,19 @@ from pipeline.settings import get_settings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-# A pooled connection idle longer than this is pinged before use. One in steady use is
-# not: a ping per checkout was a round trip per transaction, and a connection that
-# died under a running message fails that attempt, which SQLAlchemy notices (it
-# empties the pool) and the retry policy runs again.
-IDLE_PING_S = 5.0
-
-
 @functools.cache
 def get_engine(url: str | None = None) -> Engine:
     url = url or get_settings().database_url
-    # Short connect timeout: a worker must notice a database outage quickly.
-    engine = create_engine(
+    # Short connect timeout: a worker must notice a database outage quickly. Every
+    # checkout is pinged, so a connection that died (PostgreSQL restarted) is replaced
+    # before anyone uses it: the first request after an outage succeeds.
+    return create_engine(
         url,
+        pool_pre_ping=True,
         pool_size=5,
         max_overflow=10,
         connect_args={"connect_timeout": 5, "application_name": "minifig-stonks"},
     )
-    event.listen(engine, "checkin", _idle_since)
-    event.listen(engine, "checkout", functools.partial(_ping_if_idle, engine))
-    return engine
-
-
-def _idle_since(dbapi_connection: Any, record: Any) -> None:
-    record.info["idle_since"] = time.monotonic()
-
-
-def _ping_if_idle(engine: Engine, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-    since = record.info.get("idle_since")
-    if since is None or time.monotonic() - since < IDLE_PING_S:
-        return
-    try:
-        alive = engine.dialect.do_ping(dbapi_connection)
-    except engine.dialect.loaded_dbapi.Error as exc:
-        raise DisconnectionError(f"pooled connection is gone: {exc}") from exc
-    if not alive:
-        raise DisconnectionError("pooled connection is gone")  # the pool tries a fresh one
 
 
 @functools.cache

@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from pipeline.metrics import StonksCollector
 from pipeline.models import Minifigure, PriceSnapshot
 from pipeline.settings import get_settings
+from tests.support.pipeline import clear_pipeline_tables
 
 
 def scrape() -> dict[str, float]:
@@ -26,6 +27,7 @@ def scrape() -> dict[str, float]:
 def test_queue_depths_and_snapshot_freshness(broker, session) -> None:  # noqa: ANN001
     from tests.support.actors import echo
 
+    clear_pipeline_tables()  # other tests' figures (dated 2031 on purpose) would be the newest snapshots
     for i in range(3):
         echo.send(f"waiting-{i}")
     fresh, stale = Minifigure(name="Fresh", source="test"), Minifigure(name="Stale", source="test")
