@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 from typing import Any
 
 import click
 
+from actors.arguments import refusal
 from pipeline.cli import cli, emit
 
 
@@ -35,12 +35,10 @@ def resolve_actor(name: str) -> Any:
 
 
 def check_arguments(actor: Any, args: list[Any], kwargs: dict[str, Any]) -> None:
-    """Reject arguments the actor's function does not accept, before anything is sent."""
-    try:
-        inspect.signature(actor.fn).bind(*args, **kwargs)
-    except TypeError as exc:
-        signature = f"{actor.actor_name}{inspect.signature(actor.fn)}"
-        raise click.UsageError(f"{exc}; the actor takes {signature}") from None
+    """Reject arguments the actor would refuse (its signature, then its own checks), before anything is sent."""
+    problem = refusal(actor, args, kwargs)
+    if problem is not None:
+        raise click.UsageError(problem)
 
 
 @cli.command("send")

@@ -9,11 +9,13 @@ Dates are ISO days (YYYY-MM-DD), in UTC. Bad arguments fail at once with
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import uuid
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import dramatiq
 
+from actors.arguments import argument_check
 from actors.batches import current_message_id, fan_out
 from pipeline.db import session_scope
 from pipeline.errors import InvalidInput
@@ -29,6 +31,30 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@argument_check("aggregate_daily_snapshots")
+def daily_arguments(target_date: str | None = None) -> date | None:
+    """None without a date (the daily job); otherwise the day, which must not be in the future."""
+    today = utcnow().date()
+    return None if target_date is None else parse_past_day(target_date, "target_date", today,
+                                                            default=today - timedelta(days=1))
+
+
+@argument_check("aggregate_snapshot_for_minifigure")
+def figure_day_arguments(minifigure_id: str, target_date: str | None = None) -> tuple[uuid.UUID, date]:
+    today = utcnow().date()
+    return parse_uuid(minifigure_id, "minifigure_id"), parse_past_day(target_date, "target_date", today, default=today)
+
+
+@argument_check("cleanup_old_listings")
+def cleanup_arguments(days_to_keep: int = 90) -> int:
+    return parse_count(days_to_keep, "days_to_keep", 1, MAX_DAYS_TO_KEEP)
+
+
+@argument_check("backfill_snapshots")
+def backfill_arguments(start_date: str, end_date: str) -> list[date]:
+    return backfill.days(start_date, end_date, utcnow().date())
+
+
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=25 * 60_000, throws=THROWS)
 def aggregate_daily_snapshots(target_date: str | None = None) -> dict[str, Any]:
     """Without a date, the daily job: yesterday again, and every earlier day never aggregated in full.
@@ -36,9 +62,9 @@ def aggregate_daily_snapshots(target_date: str | None = None) -> dict[str, Any]:
     With a date, that day only (a backfill's member).
     """
     now = utcnow()
-    if target_date is None:
+    day = daily_arguments(target_date)
+    if day is None:
         return snapshots.converge(session_scope, now)
-    day = parse_past_day(target_date, "target_date", now.date(), default=now.date() - timedelta(days=1))
     with session_scope() as session:
         summary = snapshots.aggregate_day(session, day, now)
         batches.member_succeeded(session, current_message_id(), now)
@@ -48,9 +74,7 @@ def aggregate_daily_snapshots(target_date: str | None = None) -> dict[str, Any]:
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=2 * 60_000, throws=THROWS)
 def aggregate_snapshot_for_minifigure(minifigure_id: str, target_date: str | None = None) -> dict[str, Any]:
     """One figure, one day (default: today, UTC): the real-time path after a fetch."""
-    now = utcnow()
-    figure_id = parse_uuid(minifigure_id, "minifigure_id")
-    day = parse_past_day(target_date, "target_date", now.date(), default=now.date())
+    figure_id, day = figure_day_arguments(minifigure_id, target_date)
     with session_scope() as session:
         prices.load_figure(session, figure_id)
         return snapshots.aggregate_figure(session, figure_id, day)
@@ -59,7 +83,7 @@ def aggregate_snapshot_for_minifigure(minifigure_id: str, target_date: str | Non
 @dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=25 * 60_000, throws=THROWS)
 def cleanup_old_listings(days_to_keep: int = 90) -> dict[str, Any]:
     """Delete raw listings older than `days_to_keep` days in short batches; snapshots stay."""
-    days = parse_count(days_to_keep, "days_to_keep", 1, MAX_DAYS_TO_KEEP)
+    days = cleanup_arguments(days_to_keep)
     return cleanup.cleanup_listings(session_scope, days, utcnow())
 
 
@@ -67,6 +91,6 @@ def cleanup_old_listings(days_to_keep: int = 90) -> dict[str, Any]:
 def backfill_snapshots(start_date: str, end_date: str) -> dict[str, Any]:
     """A group of per-day aggregations, start to end included (at most 366 days); progress in its run history."""
     now = utcnow()
-    days = backfill.days(start_date, end_date, now.date())
+    days = backfill_arguments(start_date, end_date)
     summary = fan_out("backfill", None, [d.isoformat() for d in days], aggregate_daily_snapshots.message, now)
     return {**summary, "start_date": days[0].isoformat(), "end_date": days[-1].isoformat()}

@@ -10,11 +10,13 @@ retry, then dead-letter.
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
 
+from actors.arguments import argument_check
 from actors.batches import current_message_id, fan_out
 from actors.limits import catalog_client, deferring, ebay_client
 from actors.processing import aggregate_snapshot_for_minifigure
@@ -37,12 +39,34 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@argument_check("sync_catalog_from_brickset")
+def sync_arguments(theme: str | None = None, year: int | None = None,
+                   limit: int = 500) -> tuple[str | None, int | None, int]:
+    return (parse_text(theme, "theme"), catalog.check_year(year, utcnow().year),
+            parse_count(limit, "limit", 1, MAX_SYNC_LIMIT))
+
+
+@argument_check("fetch_prices_for_minifigure")
+def figure_arguments(minifigure_id: str, condition: str | None = None) -> tuple[uuid.UUID, Condition | None]:
+    return parse_uuid(minifigure_id, "minifigure_id"), parse_condition(condition)
+
+
+@argument_check("fetch_prices_for_set_number")
+def set_number_arguments(set_number: str, condition: str | None = None) -> tuple[str, Condition | None]:
+    return parse_set_number(set_number), parse_condition(condition)
+
+
+@argument_check("update_all_prices")
+def batch_arguments(batch_size: int = 50) -> int:
+    return parse_count(batch_size, "batch_size", 1, MAX_BATCH_SIZE)
+
+
 @dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=20 * 60_000, throws=THROWS)
 @deferring
 def sync_catalog_from_brickset(theme: str | None = None, year: int | None = None, limit: int = 500) -> dict[str, Any]:
     """Upsert the catalog from CATALOG_SOURCE (the seed's name is kept), then price the new figures."""
     now = utcnow()
-    wanted = parse_text(theme, "theme"), catalog.check_year(year, now.year), parse_count(limit, "limit", 1, MAX_SYNC_LIMIT)
+    wanted = sync_arguments(theme, year, limit)
     found = catalog.collect(catalog_client(), *wanted)
     with session_scope() as session:
         summary, created = catalog.store(session, found, now)
@@ -55,7 +79,7 @@ def sync_catalog_from_brickset(theme: str | None = None, year: int | None = None
 @deferring
 def fetch_prices_for_minifigure(minifigure_id: str, condition: str | None = None) -> dict[str, Any]:
     """Search eBay for one figure, classify the listings, upsert today's observations."""
-    figure_id, wanted = parse_uuid(minifigure_id, "minifigure_id"), parse_condition(condition)
+    figure_id, wanted = figure_arguments(minifigure_id, condition)
     with session_scope() as session:
         figure = prices.load_figure(session, figure_id)
         earlier = receipts.claimed_result(session, current_message_id())
@@ -66,7 +90,7 @@ def fetch_prices_for_minifigure(minifigure_id: str, condition: str | None = None
 @deferring
 def fetch_prices_for_set_number(set_number: str, condition: str | None = None) -> dict[str, Any]:
     """The same, by BrickLink number (sw0001a; sw0001 when it has one variant) or Rebrickable id."""
-    number, wanted = parse_set_number(set_number), parse_condition(condition)
+    number, wanted = set_number_arguments(set_number, condition)
     with session_scope() as session:
         figure = prices.find_figure(session, number)
         earlier = receipts.claimed_result(session, current_message_id())
@@ -89,7 +113,7 @@ def _fetch(figure: Figure, condition: Condition | None) -> dict[str, Any]:
 @dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=2 * 60_000, throws=THROWS)
 def update_all_prices(batch_size: int = 50) -> dict[str, Any]:
     """A group of fetches for the stalest figures (never priced first); its callback aggregates today."""
-    size = parse_count(batch_size, "batch_size", 1, MAX_BATCH_SIZE)
+    size = batch_arguments(batch_size)
     now = utcnow()
     with session_scope() as session:
         stalest = prices.stalest_figures(session, size)

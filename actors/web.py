@@ -9,6 +9,7 @@ from typing import Any
 import redis
 from dramatiq.errors import ActorNotFound
 
+from actors.arguments import refusal
 from actors.cancel import mark_cancelled
 from pipeline.web.dispatch import ActorInfo, BadArguments, UnknownActor
 
@@ -49,10 +50,9 @@ class BrokerDispatcher:
             target = self.broker.get_actor(actor)
         except ActorNotFound:
             raise UnknownActor(actor, list(self.broker.actors)) from None
-        try:
-            inspect.signature(target.fn).bind(*args, **kwargs)
-        except TypeError as exc:
-            raise BadArguments(f"{exc}; {actor} takes {signature(target.fn)}") from None
+        problem = refusal(target, args, kwargs)
+        if problem is not None:
+            raise BadArguments(problem)
         options = {"parent_id": parent_id} if parent_id else {}
         return target.send_with_options(args=tuple(args), kwargs=kwargs, **options).message_id
 

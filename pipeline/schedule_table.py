@@ -28,7 +28,7 @@ import importlib.util
 import inspect
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -238,8 +238,10 @@ def format_duration(value: timedelta) -> str:
     return "".join(parts) or "0s"
 
 
-def check_actors(table: ScheduleTable, signatures: Mapping[str, inspect.Signature]) -> None:
-    """Every entry names a known actor and arguments it accepts (`signatures`: actor name to signature)."""
+def check_actors(table: ScheduleTable, signatures: Mapping[str, inspect.Signature],
+                 values: Callable[[str, Mapping[str, Any]], str | None] | None = None) -> None:
+    """Every entry names a known actor and arguments it accepts (`signatures`: actor name to signature;
+    `values`: why the actor would refuse the entry's kwargs, or None)."""
     problems = []
     for entry in table.entries:
         signature = signatures.get(entry.actor)
@@ -251,6 +253,10 @@ def check_actors(table: ScheduleTable, signatures: Mapping[str, inspect.Signatur
         except TypeError as exc:
             shown = signature.replace(return_annotation=inspect.Signature.empty)
             problems.append(f"entry {entry.name!r}: kwargs {dict(entry.kwargs)} do not fit {entry.actor}{shown}: {exc}")
+            continue
+        refused = values(entry.actor, entry.kwargs) if values is not None else None
+        if refused is not None:
+            problems.append(f"entry {entry.name!r}: {entry.actor} refuses kwargs {dict(entry.kwargs)}: {refused}")
     if problems:
         raise ScheduleError(f"schedule table {table.source} is invalid:\n  " + "\n  ".join(problems))
 

@@ -80,6 +80,25 @@ def test_send_rejects_arguments_the_actor_does_not_accept() -> None:
     assert "unexpected keyword argument 'verbose'" in proc.stderr
 
 
+def test_send_rejects_values_the_actor_would_refuse_and_sends_nothing(broker) -> None:  # noqa: ANN001
+    proc = run("send", "cleanup_old_listings", "--kwargs", '{"days_to_keep": -5}')
+    assert proc.returncode == 2
+    assert "days_to_keep -5 is out of range" in proc.stderr
+    assert broker.channel.queue_declare("processing", passive=True, durable=True).method.message_count == 0
+
+
+def test_every_argument_check_takes_exactly_its_actors_arguments() -> None:
+    import inspect
+
+    import actors
+    from actors.arguments import CHECKS
+
+    assert len(CHECKS) == 8
+    for name, check in CHECKS.items():
+        ours, theirs = inspect.signature(check).parameters, inspect.signature(actors.broker.get_actor(name).fn).parameters
+        assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()], name
+
+
 def test_send_rejects_malformed_json() -> None:
     proc = run("send", "health_check", "--kwargs", "{not json")
     assert proc.returncode == 2

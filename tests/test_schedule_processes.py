@@ -242,3 +242,14 @@ def test_the_default_table_fits_the_registered_actors() -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("schedules/default.yaml: 4 entries, valid")
+
+
+def test_an_entry_whose_values_the_actor_refuses_stops_the_scheduler_at_start(tmp_path: Path) -> None:
+    table = tmp_path / "schedule.yaml"
+    table.write_text("schedules:\n"
+                     "  - {name: sweep-old, cron: '0 3 * * *', actor: cleanup_old_listings, kwargs: {days_to_keep: -5}}\n")
+    proc = subprocess.run([sys.executable, "-m", "schedules", "--check"], cwd=ROOT,
+                          env={**os.environ, "SCHEDULE_FILE": str(table)}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "entry 'sweep-old': cleanup_old_listings refuses kwargs {'days_to_keep': -5}" in proc.stderr + proc.stdout
+    assert "out of range" in proc.stderr + proc.stdout

@@ -253,3 +253,9 @@ def test_runs_search_by_actor_status_time_and_id_prefix_with_paging(http: TestCl
     assert http.get("/v1/runs", params={"since": "yesterday"}, headers=BEARER).status_code == 422
     page = http.get("/runs", params={"message_id": prefix, "status": "failed"}, headers=BEARER).text
     assert "boom 3" in page and "boom 1" in page and page.count("<td>search_me</td>") == 2
+
+
+def test_a_message_the_actor_would_refuse_is_not_sent(http: TestClient, broker: Any) -> None:
+    refused = http.post("/v1/actors/update_all_prices/messages", json={"kwargs": {"batch_size": 0}}, headers=BEARER)
+    assert refused.status_code == 422 and "batch_size 0 is out of range" in refused.json()["detail"]
+    assert broker.channel.queue_declare("scraping", passive=True, durable=True).method.message_count == 0
