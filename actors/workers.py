@@ -83,6 +83,7 @@ class Heartbeats(Middleware):
         self._thread: threading.Thread | None = None
         self._started_at = datetime.now(UTC)
         self._queues: list[str] = []
+        self._conn: psycopg.Connection[Any] | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
         self._started_at = datetime.now(UTC)
@@ -117,7 +118,19 @@ class Heartbeats(Middleware):
             "rss_mb": rss_mb(),
         }
         try:
-            with psycopg.connect(self.dsn, connect_timeout=3, autocommit=True) as conn:
-                conn.execute(_UPSERT_WORKER, params)
+            if self._conn is None or self._conn.closed:  # one connection for the process, not one a beat
+                self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
+            self._conn.execute(_UPSERT_WORKER, params)
         except psycopg.Error as exc:
             logger.warning("heartbeat not written: %s", exc)
+            self._close()
+        if stopped:
+            self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+            self._conn = None
