@@ -16,7 +16,7 @@ from dramatiq.middleware import Middleware
 from dramatiq.middleware.time_limit import TimeLimit
 
 from actors.history import RunHistory, worker_id
-from pipeline.history import libpq_dsn
+from pipeline.history import close_quietly, libpq_dsn
 
 logger = logging.getLogger(__name__)
 
@@ -128,9 +128,4 @@ class Heartbeats(Middleware):
             self._close()
 
     def _close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                pass
-            self._conn = None
+        self._conn = close_quietly(self._conn)

@@ -301,6 +301,15 @@ def write_events(conn: psycopg.Connection[Any], events: list[RunEvent]) -> None:
                 cur.execute(_UPSERTS[mode], (to_json(batch),))
 
 
+def close_quietly(conn: psycopg.Connection[Any] | None) -> None:
+    """Close a connection that may already be broken; returns None, for `self._conn = close_quietly(...)`."""
+    if conn is not None:
+        try:
+            conn.close()
+        except psycopg.Error:
+            pass
+
+
 def libpq_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
@@ -569,12 +578,7 @@ class HistoryWriter:
             write_events(self._connection(), events)
 
     def _close_conn(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            except psycopg.Error:
-                pass
-            self._conn = None
+        self._conn = close_quietly(self._conn)
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every recorded event is written; False if time ran out."""
