@@ -11,10 +11,12 @@ retry, then dead-letter.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
+from sqlalchemy.orm import Session
 
 from actors.arguments import argument_check
 from actors.batches import current_message_id, fan_out
@@ -80,10 +82,7 @@ def sync_catalog_from_brickset(theme: str | None = None, year: int | None = None
 def fetch_prices_for_minifigure(minifigure_id: str, condition: str | None = None) -> dict[str, Any]:
     """Search eBay for one figure, classify the listings, upsert today's observations."""
     figure_id, wanted = figure_arguments(minifigure_id, condition)
-    with session_scope() as session:
-        figure = prices.load_figure(session, figure_id)
-        earlier = receipts.claimed_result(session, current_message_id())
-    return earlier if earlier is not None else _fetch(figure, wanted)
+    return _fetch(lambda session: prices.load_figure(session, figure_id), wanted)
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=5 * 60_000, throws=THROWS)
@@ -91,18 +90,20 @@ def fetch_prices_for_minifigure(minifigure_id: str, condition: str | None = None
 def fetch_prices_for_set_number(set_number: str, condition: str | None = None) -> dict[str, Any]:
     """The same, by BrickLink number (sw0001a; sw0001 when it has one variant) or Rebrickable id."""
     number, wanted = set_number_arguments(set_number, condition)
-    with session_scope() as session:
-        figure = prices.find_figure(session, number)
-        earlier = receipts.claimed_result(session, current_message_id())
-    return earlier if earlier is not None else _fetch(figure, wanted)
+    return _fetch(lambda session: prices.find_figure(session, number), wanted)
 
 
-def _fetch(figure: Figure, condition: Condition | None) -> dict[str, Any]:
-    """Search and store; the callers have checked that this message's writes are not committed yet.
+def _fetch(find: Callable[[Session], Figure], condition: Condition | None) -> dict[str, Any]:
+    """Find the figure, then search and store; one transaction finds it and reads the receipt.
 
-    (A redelivery of a message whose writes are committed returns its receipt: not even a search.)
+    A redelivery of a message whose writes are committed returns its receipt: not even a search.
     """
     settings, message_id = get_settings(), current_message_id()
+    with session_scope() as session:
+        figure = find(session)
+        earlier = receipts.claimed_result(session, message_id)
+    if earlier is not None:
+        return earlier
     query = prices.browse_query(figure, condition, settings.ebay_category_id)
     items = prices.search_listings(ebay_client(), query)
     with session_scope() as session:
