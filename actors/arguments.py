@@ -32,14 +32,22 @@ def shown_signature(fn: Callable[..., Any]) -> str:
     return str(inspect.signature(fn).replace(return_annotation=inspect.Signature.empty))
 
 
+def misfit(actor: Any, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> str | None:
+    """Why the arguments do not fit the actor's signature, or None."""
+    try:
+        inspect.signature(actor.fn).bind(*args, **dict(kwargs or {}))
+    except TypeError as exc:
+        return f"{exc}; {actor.actor_name} takes {actor.actor_name}{shown_signature(actor.fn)}"
+    return None
+
+
 def refusal(actor: Any, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> str | None:
     """Why the actor would refuse these arguments, or None: they do not fit its signature,
     or its check refuses a value."""
     kwargs = dict(kwargs or {})
-    try:
-        inspect.signature(actor.fn).bind(*args, **kwargs)
-    except TypeError as exc:
-        return f"{exc}; {actor.actor_name} takes {actor.actor_name}{shown_signature(actor.fn)}"
+    problem = misfit(actor, args, kwargs)
+    if problem is not None:
+        return problem
     check = CHECKS.get(actor.actor_name)
     if check is not None:
         try:
@@ -47,3 +55,15 @@ def refusal(actor: Any, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | No
         except InvalidInput as exc:
             return str(exc)
     return None
+
+
+def arguments_refused(broker: Any, message: Any, exception: BaseException | None) -> bool:
+    """A TypeError because the message's arguments do not fit the actor (sent by hand, or from
+    before a change of signature): no retry can succeed. A TypeError from inside the actor can."""
+    if not isinstance(exception, TypeError):
+        return False
+    try:
+        actor = broker.get_actor(message.actor_name)
+    except Exception:  # an unknown actor: Dramatiq's own rules apply
+        return False
+    return misfit(actor, message.args, message.kwargs) is not None

@@ -20,7 +20,7 @@ from typing import Any
 from dramatiq.common import q_name, xq_name
 from dramatiq.middleware import CurrentMessage, Middleware
 
-from actors.retries import arguments_refused
+from actors.arguments import arguments_refused
 from pipeline.errors import Deferred, InvalidInput
 from pipeline.history import HistoryWriter, RunEvent, small_result, utcnow
 from pipeline.redaction import redact, redact_text

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from dramatiq.middleware import Retries
 
+from actors.arguments import arguments_refused
 from pipeline.errors import Deferred, InvalidInput
 
 logger = logging.getLogger(__name__)
@@ -55,16 +55,3 @@ class PolicyRetries(Retries):
             return
         super().after_process_message(broker, message, result=result, exception=exception)
 
-
-def arguments_refused(broker: Any, message: Any, exception: BaseException | None) -> bool:
-    """A TypeError because the message's arguments do not fit the actor (sent by hand, or from
-    before a change of signature): no retry can succeed."""
-    if not isinstance(exception, TypeError):
-        return False
-    try:
-        inspect.signature(broker.get_actor(message.actor_name).fn).bind(*message.args, **message.kwargs)
-    except TypeError:
-        return True
-    except Exception:  # an unknown actor or an unreadable signature: Dramatiq's own rules apply
-        return False
-    return False
