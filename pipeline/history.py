@@ -314,6 +314,21 @@ def libpq_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def _claim(path: Path) -> str | None:
+    """The text of a spool or journal file, which this process takes over (None: another one did).
+
+    Renaming is atomic, so each file is read by one process; it is gone once read.
+    """
+    claimed = path.with_suffix(f".claimed-{os.getpid()}")
+    try:
+        path.rename(claimed)
+    except FileNotFoundError:
+        return None
+    text = claimed.read_bytes().decode("utf-8", "replace")
+    claimed.unlink()
+    return text
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -407,18 +422,15 @@ class Journal:
             pid = int(path.name[len(self.prefix):].split("-")[0])
             if pid == os.getpid() or _alive(pid):
                 continue
-            claimed = path.with_suffix(f".recover-{os.getpid()}")
-            try:
-                path.rename(claimed)  # atomic: one process recovers each file
-            except FileNotFoundError:
+            text = _claim(path)
+            if text is None:
                 continue
-            lines = claimed.read_bytes().split(b"\0", 1)[0].decode("utf-8", "replace").splitlines()
+            lines = text.split("\0", 1)[0].splitlines()
             for line in lines:
                 try:
                     events.append(RunEvent.from_json(line))
                 except (ValueError, TypeError, KeyError):  # the line being written when the process died
                     logger.warning("run history: unreadable journal line in %s skipped", path.name)
-            claimed.unlink()
             if lines:
                 logger.info("run history: recovering %d outcomes of process %d from %s", len(lines), pid, path.name)
         return events
@@ -596,7 +608,7 @@ class HistoryWriter:
         if not flushed:
             self._spool()
         with self._lock:
-            if self._journal is not None and (flushed or self.spool_dir is not None):
+            if self._journal is not None:  # everything is written, or in the spool now
                 self._journal.discard()
         self._close_conn()
 
@@ -618,12 +630,9 @@ class HistoryWriter:
         if self.spool_dir is None or not self.spool_dir.is_dir():
             return
         for path in sorted(self.spool_dir.glob(f"history-{self.key}-*.jsonl")):
-            claimed = path.with_suffix(f".replay-{os.getpid()}")
-            try:
-                path.rename(claimed)  # rename is atomic: one process replays each file
-            except FileNotFoundError:
+            text = _claim(path)
+            if text is None:
                 continue
-            events = [RunEvent.from_json(line) for line in claimed.read_text().splitlines() if line]
+            events = [RunEvent.from_json(line) for line in text.splitlines() if line]
             self._buffer.extendleft(reversed(events))
-            claimed.unlink()
             logger.info("run history: replaying %d spooled events from %s", len(events), path.name)
