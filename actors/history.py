@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from dramatiq.common import q_name, xq_name
@@ -205,6 +207,15 @@ class RunHistory(Middleware):
     def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
         self.writer.close(timeout=10)
 
+    @property
+    def forks(self) -> list[Callable[[], int]]:
+        return [history_sidecar]
+
+    def after_process_boot(self, broker: Any) -> None:
+        # Only the `dramatiq` command emits this, and it forks the sidecar too.
+        if self.writer.hand_over():
+            logger.debug("run history: worker %d journals its events for the sidecar", os.getpid())
+
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -224,3 +235,22 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value))
     except ValueError:
         return None
+
+
+def history_sidecar() -> int:
+    """The `dramatiq` command forks this next to its workers: it writes their run history."""
+    from pipeline.history_tail import HistoryTail
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        # The first signal starts the stop: the workers' last outcomes are still to come.
+        # The command's own exit sends another, which changes nothing.
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    HistoryTail(settings.database_url, Path(settings.history_spool_dir)).run(stop)
+    return 0

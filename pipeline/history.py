@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,6 +302,45 @@ def write_events(conn: psycopg.Connection[Any], events: list[RunEvent]) -> None:
                 cur.execute(_UPSERTS[mode], (to_json(batch),))
 
 
+# What the database says of a value it cannot store: the same on every retry. Anything
+# else (a lost connection, a server shutting down) is worth retrying.
+REFUSALS = (psycopg.DataError, psycopg.IntegrityError)
+Write = Callable[[psycopg.Connection[Any], list[RunEvent]], Any]
+
+
+def write_batch(conn: psycopg.Connection[Any], events: list[RunEvent], spool_dir: Path | None, key: str,
+                write: Write = write_events) -> int:
+    """Write a batch with `write`; if the database refuses it, one event at a time.
+
+    Returns how many events were refused. A refused event is logged and kept in
+    `rejected-{key}.jsonl` in the spool directory, so that one bad value neither
+    blocks the history for good (every retry would fail the same) nor vanishes.
+    Any other error (an unreachable database) raises, for the caller to retry.
+    """
+    try:
+        write(conn, events)
+        return 0
+    except REFUSALS as exc:
+        logger.error("run history: a batch of %d events was refused (%s); writing them one by one",
+                     len(events), exc)
+    refused = 0
+    for event in events:
+        try:
+            write(conn, [event])
+        except REFUSALS as exc:
+            refused += 1
+            kept = "nowhere: no spool directory is set"
+            if spool_dir is not None:
+                spool_dir.mkdir(parents=True, exist_ok=True)
+                path = spool_dir / f"rejected-{key}.jsonl"
+                with path.open("a") as file:
+                    file.write(event.to_json() + "\n")
+                kept = str(path)
+            logger.error("run history: event %s of message %s refused (%s); kept in %s",
+                         event.event, event.message_id, exc, kept)
+    return refused
+
+
 def close_quietly(conn: psycopg.Connection[Any] | None) -> None:
     """Close a connection that may already be broken; returns None, for `self._conn = close_quietly(...)`."""
     if conn is not None:
@@ -360,11 +400,16 @@ class Journal:
     """
 
     SIZE = 8 * 2**20
+    END = b"END\n"  # a tailed file's last line: its process has moved to a new file, or closed
 
-    def __init__(self, directory: Path, key: str, size: int = SIZE) -> None:
+    def __init__(self, directory: Path, key: str, size: int | None = None, *, tail: bool = False) -> None:
         self.directory = directory
-        self.prefix = f"journal-{key}-{socket.gethostname()}-"
-        self.size = size
+        # A tailed journal holds every event, for the history sidecar to write
+        # (pipeline.history_tail); it is never reused, and the sidecar deletes it.
+        self.tail = tail
+        self.prefix = f"{'events' if tail else 'journal'}-{key}-{socket.gethostname()}-"
+        self.size = size or self.SIZE
+        self._room = len(self.END) + 1 if tail else 1
         self._map: mmap.mmap | None = None
         self._path: Path | None = None
         self._offset = 0
@@ -377,7 +422,7 @@ class Journal:
         if len(line) > self.size // 4:  # the bulky parts are left out here; the history gets them whole
             slim = replace(event, traceback=None, result=None, data=None, error=(event.error or "")[:2000] or None)
             line = (slim.to_json() + "\n").encode("utf-8", "replace")
-        if self._map is None or self._offset + len(line) + 1 > self.size:
+        if self._map is None or self._offset + len(line) + self._room > self.size:
             self._rotate()
         end = self._offset + len(line)
         self._map[self._offset:end] = line
@@ -387,8 +432,11 @@ class Journal:
 
     def _rotate(self) -> None:
         if self._map is not None:
+            if self.tail:
+                self._map[self._offset:self._offset + len(self.END)] = self.END
             self._map.close()
-            self._retired.append((self._path, self._last))
+            if not self.tail:
+                self._retired.append((self._path, self._last))
         self.directory.mkdir(parents=True, exist_ok=True)
         self._path = self.directory / f"{self.prefix}{os.getpid()}-{time.time_ns()}.jsonl"
         with open(self._path, "w+b") as file:
@@ -403,6 +451,13 @@ class Journal:
         if drained and self._map is not None and self._offset:
             self._map[0] = 0
             self._offset = 0
+
+    def finish(self) -> None:
+        """A tailed journal's process is done with it: the sidecar writes the rest and deletes it."""
+        if self._map is not None:
+            self._map[self._offset:self._offset + len(self.END)] = self.END
+            self._map.close()
+            self._map = None
 
     def discard(self) -> None:
         """Every outcome is written, or spooled: the files go."""
@@ -478,6 +533,7 @@ class HistoryWriter:
         self._recovered: list[RunEvent] = []
         self._next_scan = 0.0  # when to look for journals of processes that died
         self._journal = Journal(self.spool_dir, self.key) if self.spool_dir is not None else None
+        self._tail: Journal | None = None  # set: the history sidecar writes this process's events
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -490,10 +546,34 @@ class HistoryWriter:
         self.written = 0
         self.outage_since: float | None = None
 
+    def hand_over(self) -> bool:
+        """From now on, journal every event for the history sidecar instead of writing it here.
+
+        A worker process of the `dramatiq` command does this at boot: the command also
+        runs the sidecar (pipeline.history_tail), so the folding, the JSON and the
+        database round trips leave the worker's GIL. Each event then costs this process
+        one encode and one copy into a memory-mapped file, and survives its death.
+        """
+        if os.getpid() != self._pid:
+            self._reset()
+        if self.spool_dir is None:
+            return False
+        with self._lock:
+            self._tail = Journal(self.spool_dir, self.key, tail=True)
+        return True
+
     def record(self, event: RunEvent, *, durable: bool = False) -> None:
         """Buffer `event` for writing; a `durable` one (an outcome) goes to the journal first."""
         if os.getpid() != self._pid:  # forked: the parent's thread did not come along
             self._reset()
+        if self._tail is not None:
+            with self._lock:
+                try:
+                    self._tail.append(event, 0)
+                    return
+                except (OSError, ValueError) as exc:
+                    logger.warning("run history: journal not writable (%s); this process writes its own", exc)
+                    self._tail = None
         with self._lock:
             if len(self._buffer) >= self.max_buffer:
                 self._buffer.popleft()
@@ -587,7 +667,7 @@ class HistoryWriter:
         if gap:
             events.append(RunEvent("-", "history_gap", None, data={"dropped_events": gap}))
         if events:
-            write_events(self._connection(), events)
+            write_batch(self._connection(), events, self.spool_dir, self.key)
 
     def _close_conn(self) -> None:
         self._conn = close_quietly(self._conn)
@@ -600,7 +680,13 @@ class HistoryWriter:
         return self._idle.wait(timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        if self._thread is None or os.getpid() != self._pid:
+        if os.getpid() != self._pid:
+            return
+        with self._lock:
+            if self._tail is not None:
+                self._tail.finish()
+                self._tail = None
+        if self._thread is None:
             return
         flushed = self.flush(timeout)
         self._stop = True

@@ -225,3 +225,19 @@ def test_a_journal_keeps_only_what_is_not_yet_written(tmp_path: Path) -> None:
     assert len(files) == 1 and files[0].read_bytes()[:1] == b"\0"  # emptied
     journal.discard()
     assert not list(tmp_path.iterdir())
+
+
+def test_an_event_the_database_refuses_does_not_block_the_writer(session, tmp_path: Path) -> None:  # noqa: ANN001
+    writer = HistoryWriter(os.environ["DATABASE_URL"], spool_dir=tmp_path, linger_s=0.2)
+    try:
+        writer.record(RunEvent("refusing-1", "running", "running", worker="w1", actor="echo", queue="default"))
+        # Beyond PostgreSQL's integer: every retry of this batch would fail the same way.
+        writer.record(RunEvent("refusing-2", "progress", None, progress_done=2**40))
+        writer.record(RunEvent("refusing-1", "succeeded", "succeeded", worker="w1"), durable=True)
+        assert writer.flush(10)
+    finally:
+        writer.close()
+    session.expire_all()
+    assert session.get(Run, "refusing-1").status == "succeeded"
+    (rejected,) = tmp_path.glob("rejected-*.jsonl")
+    assert [RunEvent.from_json(line).message_id for line in rejected.read_text().splitlines()] == ["refusing-2"]

@@ -1,0 +1,246 @@
+"""The history sidecar: writes the run history that worker processes journal.
+
+A worker process of the `dramatiq` command writes nothing to PostgreSQL itself. It
+copies every event into a memory-mapped journal file (`Journal` in tail mode, see
+`HistoryWriter.hand_over`), and the sidecar, a process the command forks next to the
+workers, tails those files and writes their events in batches. Folding the events,
+encoding the rows and the round trips then cost the workers nothing.
+
+Reading a file that another process is writing is safe because a tailed journal is
+never reused: it starts as zeros and the JSON lines hold no NUL byte, so everything
+up to the first NUL that ends in a newline is a whole line. A file is done when its
+last line is `END` (its process moved on or closed it) or its process is dead and
+everything is read; it is deleted once its events are committed.
+
+One sidecar writes for a host and database at a time: it holds an exclusive lock on
+a file in the spool directory, and another (a second `dramatiq` command on the host)
+waits for it. A sidecar that starts, or that retries after a failed write, cannot
+know what its predecessor or its own lost commit wrote: those batches go through
+`write_recovered`, which writes only the events the history lacks.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from pipeline.history import (
+    JOURNAL_SCAN_S,
+    HistoryWriter,
+    Journal,
+    RunEvent,
+    _alive,
+    close_quietly,
+    write_events,
+    write_batch,
+    write_recovered,
+)
+
+logger = logging.getLogger(__name__)
+READ_CHUNK = 1 << 20
+
+
+@dataclass
+class _Tailed:
+    path: Path
+    pid: int
+    fd: int
+    offset: int = 0
+    verified: bool = False  # whether this sidecar has written from it (else another may have)
+
+
+@dataclass
+class _Read:
+    file: _Tailed
+    offset: int
+    done: bool  # nothing will follow: the END line was read, or its dead process's last line
+
+
+class HistoryTail:
+    """Tails this host's tailed journals for one database and writes their events."""
+
+    def __init__(self, dsn: str, spool_dir: Path, *, batch_size: int = 2000, poll_s: float = 0.02,
+                 scan_s: float = 0.25) -> None:
+        # The writer names the files: the same key, prefix and connection string.
+        self._naming = HistoryWriter(dsn, spool_dir=spool_dir)
+        self.dsn = self._naming.dsn
+        self.spool_dir = spool_dir
+        self.prefix = Journal(spool_dir, self._naming.key, tail=True).prefix
+        self._outcomes = Journal(spool_dir, self._naming.key)  # recovers journals of thread-mode processes
+        self.batch_size = batch_size
+        self.poll_s = poll_s
+        self.scan_s = scan_s
+        self._files: dict[Path, _Tailed] = {}
+        self._conn: psycopg.Connection[Any] | None = None
+        self._doubt = False  # a write failed: the next one must not assume it did not commit
+        self.written = 0
+
+    # --- the lock: one writer per host and database ---------------------------------
+
+    def _acquire(self, stop: threading.Event) -> int | None:
+        self.spool_dir.mkdir(parents=True, exist_ok=True)
+        path = self.spool_dir / f"sidecar-{self._naming.key}-{socket.gethostname()}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        waited = False
+        while not stop.is_set():
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                if not waited:
+                    logger.info("run history: another sidecar writes for this host and database; waiting")
+                    waited = True
+                stop.wait(0.5)
+        os.close(fd)
+        return None
+
+    # --- reading ---------------------------------------------------------------------
+
+    def _scan(self) -> None:
+        for path in self.spool_dir.glob(f"{self.prefix}*.jsonl"):
+            if path not in self._files:
+                try:
+                    pid = int(path.name[len(self.prefix):].split("-")[0])
+                    fd = os.open(path, os.O_RDONLY)
+                except (ValueError, OSError):
+                    continue
+                self._files[path] = _Tailed(path, pid, fd)
+
+    def _read(self) -> tuple[list[RunEvent], list[_Read]]:
+        """New whole lines from every file, up to a batch; offsets move only once written."""
+        events: list[RunEvent] = []
+        reads: list[_Read] = []
+        for file in sorted(self._files.values(), key=lambda f: f.path.name):
+            if len(events) >= self.batch_size:
+                break
+            # Whether the process is gone is decided before reading: it cannot add lines after.
+            dead = not _alive(file.pid)
+            offset, ended, drained = self._read_file(file, events)
+            reads.append(_Read(file, offset, ended or (dead and drained)))
+        return events, reads
+
+    def _read_file(self, file: _Tailed, events: list[RunEvent]) -> tuple[int, bool, bool]:
+        """(new offset, END read, everything there was read) for one file."""
+        offset = file.offset
+        while len(events) < self.batch_size:
+            chunk = os.pread(file.fd, READ_CHUNK, offset)
+            whole = chunk.split(b"\0", 1)[0]
+            end = whole.rfind(b"\n") + 1
+            for line in whole[:end].splitlines():
+                if line == Journal.END.rstrip():
+                    return offset + end, True, True
+                try:
+                    events.append(RunEvent.from_json(line.decode("utf-8", "replace")))
+                except (ValueError, TypeError, KeyError):
+                    logger.warning("run history: unreadable line in %s skipped", file.path.name)
+            offset += end
+            if len(whole) < len(chunk) or len(chunk) < READ_CHUNK:
+                if end < len(whole):
+                    logger.debug("run history: %s ends in a partial line", file.path.name)
+                return offset, False, True
+        return offset, False, False
+
+    # --- writing ---------------------------------------------------------------------
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
+        return self._conn
+
+    def step(self) -> bool:
+        """Write what is new; True if anything was read or a file finished."""
+        events, reads = self._read()
+        if events:
+            conn = self._connection()
+            # A file this sidecar has not written from yet may hold what another wrote.
+            unsure = self._doubt or any(not r.file.verified for r in reads if r.offset != r.file.offset)
+            write_batch(conn, events, self.spool_dir, self._naming.key, write_recovered if unsure else write_events)
+            self.written += len(events)
+        self._doubt = False
+        moved = bool(events)
+        for r in reads:
+            r.file.offset, r.file.verified = r.offset, True
+            if r.done:
+                self._forget(r.file)
+                moved = True
+        return moved
+
+    def _forget(self, file: _Tailed) -> None:
+        os.close(file.fd)
+        file.path.unlink(missing_ok=True)
+        del self._files[file.path]
+
+    def _recover_outcomes(self) -> None:
+        recovered = self._outcomes.recover()
+        if recovered:
+            write_recovered(self._connection(), recovered)
+
+    # --- the loop --------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, *, outage_grace_s: float = 10.0) -> None:
+        """Write until `stop` is set and the processes alive then have finished their files.
+
+        A worker finishes its messages after the stop signal, so their outcomes are
+        waited for. If PostgreSQL stays unreachable for `outage_grace_s` after the
+        stop, the files stay on disk for the next sidecar: nothing is lost either way.
+        """
+        lock = self._acquire(stop)
+        if lock is None:
+            return
+        logger.info("run history: sidecar %d writes the workers' history", os.getpid())
+        backoff, failing_since, next_scan, next_recovery = 0.2, None, 0.0, 0.0
+        waiting_for: set[int] | None = None
+        try:
+            while True:
+                now = time.monotonic()
+                if now >= next_scan:
+                    self._scan()
+                    next_scan = now + self.scan_s
+                if stop.is_set() and waiting_for is None:
+                    self._scan()
+                    waiting_for = {f.pid for f in self._files.values() if _alive(f.pid)} - {os.getpid()}
+                    logger.info("run history: sidecar stopping once %d worker processes are done",
+                                len(waiting_for))
+                try:
+                    if now >= next_recovery:
+                        self._recover_outcomes()
+                        next_recovery = now + JOURNAL_SCAN_S
+                    moved = self.step()
+                except (psycopg.Error, OSError) as exc:
+                    self._conn = close_quietly(self._conn)
+                    self._doubt = True
+                    if failing_since is None:
+                        failing_since = now
+                        logger.warning("run history: database unreachable, the journals hold the events: %s", exc)
+                    if waiting_for is not None and now - failing_since > outage_grace_s:
+                        logger.warning("run history: sidecar stops with %d journals unwritten; "
+                                       "the next sidecar writes them", len(self._files))
+                        return
+                    time.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+                if failing_since is not None:
+                    logger.info("run history: database back, catching up")
+                    failing_since, backoff = None, 0.2
+                if moved:
+                    continue
+                # Files left are of processes started after the stop (a reload's): the next sidecar's.
+                if waiting_for is not None and all(f.pid not in waiting_for and _alive(f.pid)
+                                                   for f in self._files.values()):
+                    return
+                time.sleep(self.poll_s)
+        finally:
+            for file in list(self._files.values()):
+                os.close(file.fd)
+            self._files.clear()
+            self._conn = close_quietly(self._conn)
+            os.close(lock)  # releases the lock
