@@ -9,14 +9,12 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import signal
 import socket
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from dramatiq.common import q_name, xq_name
@@ -25,6 +23,7 @@ from dramatiq.middleware import CurrentMessage, Middleware
 from actors.arguments import arguments_refused
 from pipeline.errors import Deferred, InvalidInput
 from pipeline.history import HistoryWriter, RunEvent, small_result, utcnow
+from pipeline.history_tail import sidecar_main
 from pipeline.redaction import redact, redact_text
 
 logger = logging.getLogger(__name__)
@@ -209,7 +208,8 @@ class RunHistory(Middleware):
 
     @property
     def forks(self) -> list[Callable[[], int]]:
-        return [history_sidecar]
+        # In pipeline, not here: the fork then imports the history modules, not every actor.
+        return [sidecar_main]
 
     def after_process_boot(self, broker: Any) -> None:
         # Only the `dramatiq` command emits this, and it forks the sidecar too.
@@ -235,22 +235,3 @@ def _parse_time(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value))
     except ValueError:
         return None
-
-
-def history_sidecar() -> int:
-    """The `dramatiq` command forks this next to its workers: it writes their run history."""
-    from pipeline.history_tail import HistoryTail
-    from pipeline.settings import get_settings
-
-    settings = get_settings()
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        # The first signal starts the stop: the workers' last outcomes are still to come.
-        # The command's own exit sends another, which changes nothing.
-        stop.set()
-
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, on_signal)
-    HistoryTail(settings.database_url, Path(settings.history_spool_dir)).run(stop)
-    return 0

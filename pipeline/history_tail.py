@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import signal
 import socket
 import threading
 import time
@@ -46,7 +47,7 @@ from pipeline.history import (
 )
 
 logger = logging.getLogger(__name__)
-READ_CHUNK = 1 << 20
+READ_CHUNK = 1 << 16  # a poll mostly finds a few lines, then zeros: reading more only copies zeros
 
 
 @dataclass
@@ -133,7 +134,8 @@ class HistoryTail:
         offset = file.offset
         while len(events) < self.batch_size:
             chunk = os.pread(file.fd, READ_CHUNK, offset)
-            whole = chunk.split(b"\0", 1)[0]
+            nul = chunk.find(b"\0")
+            whole = chunk if nul < 0 else chunk[:nul]
             end = whole.rfind(b"\n") + 1
             for line in whole[:end].splitlines():
                 if line == Journal.END.rstrip():
@@ -244,3 +246,21 @@ class HistoryTail:
             self._files.clear()
             self._conn = close_quietly(self._conn)
             os.close(lock)  # releases the lock
+
+
+def sidecar_main() -> int:
+    """The `dramatiq` command forks this next to its workers (`RunHistory.forks`): it writes their history."""
+    from pipeline.settings import get_settings
+
+    settings = get_settings()
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        # The first signal starts the stop: the workers' last outcomes are still to come.
+        # The command's own exit sends another, which changes nothing.
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    HistoryTail(settings.database_url, Path(settings.history_spool_dir)).run(stop)
+    return 0
