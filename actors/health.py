@@ -1,4 +1,4 @@
-"""health_check: proves the whole path works (broker, worker, database, Redis)."""
+"""health_check: proves the whole path works (broker, worker, database, Redis, run history)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
+
+import actors
 
 from actors.history import worker_id
 from pipeline.health import check_all
@@ -15,4 +17,8 @@ from pipeline.settings import get_settings
 @dramatiq.actor(queue_name="default", max_retries=0, time_limit=30_000)
 def health_check() -> dict[str, Any]:
     report = check_all(get_settings())
+    # This worker's run history: written by the sidecar, or by its own thread.
+    history = actors.stack.writer.state()
+    report["checks"]["history"] = history
+    report["ok"] = report["ok"] and history["ok"]
     return {**report, "worker": worker_id(), "checked_at": datetime.now(UTC).isoformat()}

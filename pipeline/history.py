@@ -35,6 +35,7 @@ TERMINAL = ("succeeded", "partially_failed", "failed", "dead_lettered", "skipped
 STATUSES = ("enqueued", "delayed", "running", "retrying", *TERMINAL)
 MAX_RESULT_BYTES = 4096
 JOURNAL_SCAN_S = 10.0  # how often a writer looks for journals that dead processes left
+SIDECAR_START_S = 30.0  # how long a worker that handed its history over waits for the sidecar to start
 
 
 def utcnow() -> datetime:
@@ -534,6 +535,7 @@ class HistoryWriter:
         self._next_scan = 0.0  # when to look for journals of processes that died
         self._journal = Journal(self.spool_dir, self.key) if self.spool_dir is not None else None
         self._tail: Journal | None = None  # set: the history sidecar writes this process's events
+        self._handed_at = 0.0
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -560,7 +562,30 @@ class HistoryWriter:
             return False
         with self._lock:
             self._tail = Journal(self.spool_dir, self.key, tail=True)
+            self._handed_at = time.monotonic()
         return True
+
+    def state(self) -> dict[str, Any]:
+        """How this process's history gets written, for the health check: `ok` if it does."""
+        if self._tail is not None:
+            from pipeline.history_tail import sidecar_running
+
+            running = sidecar_running(self.spool_dir, self.key)
+            # `dramatiq` forks the sidecar once every worker process has booted: give it time.
+            starting = not running and time.monotonic() - self._handed_at < SIDECAR_START_S
+            state: dict[str, Any] = {"ok": running or starting, "writer": "sidecar", "sidecar_running": running}
+            if starting:
+                state["note"] = "the sidecar is starting"
+            elif not running:
+                state["error"] = ("no history sidecar runs for this host and database: the events wait in "
+                                  f"journal files in {self.spool_dir} until one starts (restart the worker)")
+            return state
+        with self._lock:
+            state = {"ok": self.outage_since is None, "writer": "thread", "unwritten": len(self._buffer),
+                     "dropped": self.dropped}
+        if self.outage_since is not None:
+            state["error"] = f"database unreachable for {time.monotonic() - self.outage_since:.0f} s; buffering"
+        return state
 
     def record(self, event: RunEvent, *, durable: bool = False) -> None:
         """Buffer `event` for writing; a `durable` one (an outcome) goes to the journal first."""

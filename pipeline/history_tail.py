@@ -66,6 +66,25 @@ class _Read:
     done: bool  # nothing will follow: the END line was read, or its dead process's last line
 
 
+def lock_path(spool_dir: Path, key: str) -> Path:
+    return spool_dir / f"sidecar-{key}-{socket.gethostname()}.lock"
+
+
+def sidecar_running(spool_dir: Path, key: str) -> bool:
+    """Whether a sidecar holds the lock of this host and database (a waiting one does not)."""
+    try:
+        fd = os.open(lock_path(spool_dir, key), os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a shared lock taken here
+    return False
+
+
 class HistoryTail:
     """Tails this host's tailed journals for one database and writes their events."""
 
@@ -89,8 +108,7 @@ class HistoryTail:
 
     def _acquire(self, stop: threading.Event) -> int | None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = self.spool_dir / f"sidecar-{self._naming.key}-{socket.gethostname()}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path(self.spool_dir, self._naming.key), os.O_RDWR | os.O_CREAT, 0o644)
         waited = False
         while not stop.is_set():
             try:

@@ -209,3 +209,25 @@ def test_an_event_the_database_refuses_is_kept_aside_and_the_rest_is_written(ses
     (rejected,) = tmp_path.glob("rejected-*.jsonl")
     assert [RunEvent.from_json(line).message_id for line in rejected.read_text().splitlines()] == ["tail-refused-1"]
     assert not list(tmp_path.glob("events-*"))
+
+
+def test_a_process_that_handed_over_reports_whether_a_sidecar_writes_its_history(tmp_path: Path) -> None:
+    writer = HistoryWriter(DSN, spool_dir=tmp_path)
+    assert writer.state()["writer"] == "thread" and writer.state()["ok"]
+    assert writer.hand_over()
+    assert writer.state() == {"ok": True, "writer": "sidecar", "sidecar_running": False,
+                              "note": "the sidecar is starting"}
+    writer._handed_at -= 60  # long enough ago that the sidecar should run
+    state = writer.state()
+    assert (state["ok"], state["sidecar_running"]) == (False, False)
+    assert str(tmp_path) in state["error"]
+    stop = threading.Event()
+    runner = threading.Thread(target=HistoryTail(DSN, tmp_path).run, args=(stop,))
+    runner.start()
+    try:
+        wait_for(lambda: writer.state()["ok"], what="the sidecar's lock")
+    finally:
+        stop.set()
+        runner.join(10)
+    assert not writer.state()["ok"]
+    writer.close()

@@ -35,6 +35,8 @@ def status_is(message_id: str, *statuses: str):  # noqa: ANN201
 
 
 def test_health_check_from_a_shell_end_to_end(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from actors import health_check
+
     # Exactly what a user types in a Python shell, in a separate interpreter.
     shell = (
         "from actors import health_check\n"
@@ -48,8 +50,12 @@ def test_health_check_from_a_shell_end_to_end(broker, tmp_path: Path) -> None:  
         message_id, ok = proc.stdout.split()
         assert ok == "True"
         done = wait_for(status_is(message_id, "succeeded"), what="succeeded in history")
+        # The history's own check: the worker handed it to the sidecar, which runs once it is written.
+        again = health_check.send().get_result(block=True, timeout=20_000)
     assert done["result"]["ok"] is True
-    assert set(done["result"]["checks"]) == {"broker", "database", "redis"}
+    assert set(done["result"]["checks"]) == {"broker", "database", "redis", "history"}
+    assert done["result"]["checks"]["history"]["writer"] == "sidecar"
+    assert again["checks"]["history"] == {"ok": True, "writer": "sidecar", "sidecar_running": True}
     assert [e["event"] for e in done["events"]] == ["enqueued", "running", "succeeded"]
     assert done["attempts"] == 1 and done["duration_ms"] is not None and done["worker"]
 
