@@ -108,19 +108,32 @@ class HistoryTail:
 
     def _acquire(self, stop: threading.Event) -> int | None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path(self.spool_dir, self._naming.key), os.O_RDWR | os.O_CREAT, 0o644)
+        path = lock_path(self.spool_dir, self._naming.key)
         waited = False
         while not stop.is_set():
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
             except BlockingIOError:
+                os.close(fd)
                 if not waited:
                     logger.info("run history: another sidecar writes for this host and database; waiting")
                     waited = True
                 stop.wait(0.5)
-        os.close(fd)
+                continue
+            try:
+                current = os.stat(path).st_ino
+            except FileNotFoundError:
+                current = None
+            if current == os.fstat(fd).st_ino:
+                return fd
+            os.close(fd)  # the holder before removed this file as it left: lock the new one
         return None
+
+    def _release(self, fd: int) -> None:
+        """Remove the lock file, then unlock: a sidecar that locked the removed file retries."""
+        lock_path(self.spool_dir, self._naming.key).unlink(missing_ok=True)
+        os.close(fd)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -263,7 +276,7 @@ class HistoryTail:
                 os.close(file.fd)
             self._files.clear()
             self._conn = close_quietly(self._conn)
-            os.close(lock)  # releases the lock
+            self._release(lock)
 
 
 def sidecar_main() -> int:

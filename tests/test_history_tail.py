@@ -161,6 +161,7 @@ def test_one_sidecar_writes_for_a_host_and_database_and_another_waits(tmp_path: 
         second_stop.set()
         first.join(10)
         second.join(10)
+    assert not list(tmp_path.glob("sidecar-*")), "the last sidecar removes the lock file as it leaves"
 
 
 def test_a_dramatiq_worker_hands_its_history_to_the_sidecar_which_writes_it_all_before_stopping(
