@@ -14,12 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
+from psycopg.types.json import Jsonb
 from sqlalchemy.orm import Session
 
+from pipeline.db import driver
 from pipeline.errors import InvalidInput
 from pipeline.models import Minifigure
 from pipeline.quality import Condition, FigureFacts, ListingFacts, classify_listing, parse_figure_number
-from pipeline.services import batches, receipts
+from pipeline.services import receipts
 from pipeline.sources.conditions import browse_condition_ids
 from pipeline.sources.ebay import BrowseQuery, EbayClient, ItemSummary
 from pipeline.sql.observations import ObservationRow, mark_priced, upsert_observations
@@ -46,11 +48,14 @@ def _figure(row: Minifigure) -> Figure:
     return Figure(row.id, row.bricklink_id, row.rebrickable_id, row.name, row.theme)
 
 
+_LOAD_FIGURE = "SELECT id, bricklink_id, rebrickable_id, name, theme FROM minifigures WHERE id = %s"
+
+
 def load_figure(session: Session, minifigure_id: uuid.UUID) -> Figure:
-    row = session.get(Minifigure, minifigure_id)
+    row = driver(session).execute(_LOAD_FIGURE, (minifigure_id,)).fetchone()
     if row is None:
         raise InvalidInput(f"minifigure_id {minifigure_id} is not in the catalog")
-    return _figure(row)
+    return Figure(*row)
 
 
 def find_figure(session: Session, number: str) -> Figure:
@@ -133,8 +138,6 @@ def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: 
         return earlier
     rows = observation_rows(figure, items, marketplace, now)
     written = upsert_observations(session, rows)
-    mark_priced(session, figure.id, now)
-    batches.member_succeeded(session, message_id, now)
     excluded = Counter(row.excluded_reason for row in rows if row.excluded_reason)
     summary = {
         "minifigure_id": str(figure.id), "query": query.q, "condition": condition,
@@ -142,8 +145,23 @@ def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: 
         "listings": len(rows), "included": len(rows) - sum(excluded.values()), "excluded": dict(sorted(excluded.items())),
         "inserted": written.inserted, "updated": written.updated,
     }
-    receipts.settle(session, message_id, summary)
+    if message_id:
+        driver(session).execute(_FETCHED, {"at": now, "figure": figure.id, "message": message_id,
+                                           "result": Jsonb(summary)})
+    else:
+        mark_priced(session, figure.id, now)
     return summary
+
+
+# The end of a fetch in one statement: the figure is priced, its batch member (if the
+# message is one) succeeded, and the receipt holds the summary. The same as
+# mark_priced, batches.member_succeeded and receipts.settle, one round trip.
+_FETCHED = """
+WITH priced AS (UPDATE minifigures SET last_priced_at = %(at)s WHERE id = %(figure)s),
+     member AS (UPDATE batch_members SET status = 'succeeded', finished_at = %(at)s
+                WHERE message_id = %(message)s AND status = 'pending')
+UPDATE applied_messages SET result = %(result)s WHERE message_id = %(message)s
+"""
 
 
 def stalest_figures(session: Session, limit: int) -> list[uuid.UUID]:

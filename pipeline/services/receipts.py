@@ -10,21 +10,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from psycopg.types.json import Jsonb
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from pipeline.db import driver
 from pipeline.models import AppliedMessage
+
+
+_CLAIM = ("INSERT INTO applied_messages (message_id, actor, applied_at) VALUES (%s, %s, %s) "
+          "ON CONFLICT DO NOTHING RETURNING 1")
+_RESULT = "SELECT result FROM applied_messages WHERE message_id = %s"
+_SETTLE = "UPDATE applied_messages SET result = %s WHERE message_id = %s"
 
 
 def claim(session: Session, message_id: str | None, actor: str, now: datetime) -> dict[str, Any] | None:
     """None when this delivery is the first (go on); else the first delivery's result."""
     if not message_id:
         return None
-    claimed = session.execute(
-        insert(AppliedMessage).values(message_id=message_id, actor=actor, applied_at=now)
-        .on_conflict_do_nothing().returning(AppliedMessage.message_id)
-    ).scalar()
+    claimed = driver(session).execute(_CLAIM, (message_id, actor, now)).fetchone()
     return None if claimed is not None else claimed_result(session, message_id)
 
 
@@ -32,13 +36,13 @@ def claimed_result(session: Session, message_id: str | None) -> dict[str, Any] |
     """The result of an earlier delivery whose writes are committed, or None."""
     if not message_id:
         return None
-    row = session.execute(select(AppliedMessage.result).where(AppliedMessage.message_id == message_id)).first()
+    row = driver(session).execute(_RESULT, (message_id,)).fetchone()
     return None if row is None else {**(row[0] or {}), "redelivered": True}
 
 
 def settle(session: Session, message_id: str | None, result: dict[str, Any]) -> None:
     if message_id:
-        session.execute(update(AppliedMessage).where(AppliedMessage.message_id == message_id).values(result=result))
+        driver(session).execute(_SETTLE, (Jsonb(result), message_id))
 
 
 def forget_before(session: Session, before: datetime) -> int:
