@@ -1,6 +1,6 @@
 """API quotas shared by every worker process, the clients that respect them, quota errors as deferrals.
 
-The limits live in Redis (Dramatiq's rate limiters on `stack.rate_limits`, keys
+The limits live in Redis (counted as Dramatiq's bucket rate limiters count, keys
 prefixed with `stack.namespace`) and are checked in the clients'
 `before_request` hook, before every HTTP request, retries included:
 
@@ -24,7 +24,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-from dramatiq.rate_limits import BucketRateLimiter
 from dramatiq.rate_limits.backends import RedisBackend
 
 from pipeline.errors import Deferred
@@ -50,14 +49,41 @@ def seconds_to_next_utc_day(now: datetime) -> float:
     return (tomorrow - now).total_seconds() + 60  # a minute of margin for clocks that disagree
 
 
+# Take one call from a bucket's count if it is below the limit: atomic, one round trip.
+_TAKE = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], used + 1, 'PX', ARGV[2])
+return 1
+"""
+
+
+class BucketQuota:
+    """Up to `limit` calls per bucket of `bucket_ms`, counted in Redis for every process.
+
+    The same count as Dramatiq's BucketRateLimiter (key `{key}@{bucket start}`), taken
+    by a script in one round trip: the limiter's optimistic transaction takes four or
+    more, and retries each time another thread took a call in between.
+    """
+
+    def __init__(self, backend: RedisBackend, key: str, *, limit: int, bucket_ms: int) -> None:
+        self.key, self.limit, self.bucket_ms = key, limit, bucket_ms
+        self._take = backend.client.register_script(_TAKE)
+
+    def take(self) -> bool:
+        """One call from this bucket; False if the bucket's calls are spent."""
+        now = int(time.time() * 1000)
+        return bool(self._take(keys=[f"{self.key}@{now - now % self.bucket_ms}"], args=[self.limit, self.bucket_ms]))
+
+
 class Quotas:
     """The cross-process limits, as a `before_request` hook for the clients."""
 
     def __init__(self, backend: RedisBackend, namespace: str, ebay_daily: int,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.ebay_daily = ebay_daily
-        self.ebay = BucketRateLimiter(backend, f"{namespace}:quota:ebay-browse", limit=ebay_daily, bucket=DAY_MS)
-        self.rebrickable = BucketRateLimiter(backend, f"{namespace}:rate:rebrickable", limit=1, bucket=SECOND_MS)
+        self.ebay = BucketQuota(backend, f"{namespace}:quota:ebay-browse", limit=ebay_daily, bucket_ms=DAY_MS)
+        self.rebrickable = BucketQuota(backend, f"{namespace}:rate:rebrickable", limit=1, bucket_ms=SECOND_MS)
         self._sleep = sleep
 
     def before_request(self, service: str) -> None:
@@ -67,17 +93,15 @@ class Quotas:
             self._paced()
 
     def _daily(self) -> None:
-        with self.ebay.acquire(raise_on_failure=False) as acquired:
-            if not acquired:
-                raise Deferred(f"eBay Browse: the daily quota of {self.ebay_daily} calls, shared by all "
-                               "workers, is spent", seconds_to_next_utc_day(datetime.now(UTC)))
+        if not self.ebay.take():
+            raise Deferred(f"eBay Browse: the daily quota of {self.ebay_daily} calls, shared by all "
+                           "workers, is spent", seconds_to_next_utc_day(datetime.now(UTC)))
 
     def _paced(self) -> None:
         deadline = time.monotonic() + MAX_PACED_WAIT_S
         while True:
-            with self.rebrickable.acquire(raise_on_failure=False) as acquired:
-                if acquired:
-                    return
+            if self.rebrickable.take():
+                return
             if time.monotonic() >= deadline:
                 raise Deferred("Rebrickable: one request per second, shared by all workers, and others "
                                f"kept it busy for {MAX_PACED_WAIT_S:g} s", 5.0)

@@ -91,6 +91,29 @@ def test_rebrickable_pace_is_one_request_a_second_for_everyone() -> None:
     assert time.monotonic() - started > 2.0  # four requests need four distinct seconds
 
 
+def test_a_bucket_gives_exactly_its_limit_to_threads_racing_for_it() -> None:
+    import actors
+    from actors.limits import BucketQuota
+
+    quota = BucketQuota(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}:race-{uuid.uuid4().hex[:6]}",
+                        limit=100, bucket_ms=3_600_000)  # an hour: a race of milliseconds almost never spans two
+    taken: list[bool] = []
+
+    def race() -> None:
+        taken.extend(quota.take() for _ in range(20))
+
+    threads = [threading.Thread(target=race) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (taken.count(True), taken.count(False)) == (100, 220)
+    # The count is kept where Dramatiq's bucket limiter keeps it, with the bucket's expiry.
+    (key,) = actors.stack.rate_limits.client.keys(f"{quota.key}@*")
+    assert int(actors.stack.rate_limits.client.get(key)) == 100
+    assert 0 < actors.stack.rate_limits.client.pttl(key) <= 3_600_000
+
+
 @pytest.mark.parametrize(
     ("error", "delay"),
     [
