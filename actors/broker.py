@@ -17,12 +17,12 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
-from dramatiq.rate_limits.backends import RedisBackend as RateLimiterRedisBackend
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend as ResultRedisBackend
 
 from actors.cancel import Cancellation
 from actors.history import RunHistory
+from actors.limits import ScriptedRedisBackend
 from actors.logs import LogSetup
 from actors.recycle import Recycle, put_this_python_first_on_path
 from actors.retries import PolicyRetries
@@ -43,7 +43,7 @@ class Stack:
     def __init__(self, settings: Settings) -> None:
         ns = settings.redis_namespace
         self.results = ResultRedisBackend(url=settings.redis_url, namespace=f"{ns}-results")
-        self.rate_limits = RateLimiterRedisBackend(url=settings.redis_url)
+        self.rate_limits = ScriptedRedisBackend(url=settings.redis_url)  # quotas and group barriers
         self.namespace = ns  # prefix for our own limiter keys
         self.writer = HistoryWriter(settings.database_url, spool_dir=Path(settings.history_spool_dir))
         self.history = RunHistory(self.writer)

@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from dramatiq.rate_limits.backends import RedisBackend
 
@@ -49,31 +49,54 @@ def seconds_to_next_utc_day(now: datetime) -> float:
     return (tomorrow - now).total_seconds() + 60  # a minute of margin for clocks that disagree
 
 
-# Take one call from a bucket's count if it is below the limit: atomic, one round trip.
-_TAKE = """
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-if used >= tonumber(ARGV[1]) then return 0 end
-redis.call('SET', KEYS[1], used + 1, 'PX', ARGV[2])
-return 1
-"""
+class ScriptedRedisBackend(RedisBackend):
+    """Dramatiq's Redis backend for rate limits and group barriers, with `incr` and `decr` as scripts.
+
+    Dramatiq's own run an optimistic transaction (WATCH, GET, MULTI, SET, EXEC): four
+    round trips or more, retried whenever another thread changed the key meanwhile,
+    which is every time when a group's members finish together and each counts down
+    the group's barrier. A script does the same in one round trip, atomically.
+    """
+
+    _INCR = """
+    local value = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+    if value > tonumber(ARGV[2]) then return 0 end
+    redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+    return 1
+    """
+    _DECR = """
+    local value = tonumber(redis.call('GET', KEYS[1]) or '0') - tonumber(ARGV[1])
+    if value < tonumber(ARGV[2]) then return 0 end
+    redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+    return 1
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._incr = self.client.register_script(self._INCR)
+        self._decr = self.client.register_script(self._DECR)
+
+    def incr(self, key: str, amount: int, maximum: int, ttl: int) -> bool:
+        return bool(self._incr(keys=[key], args=[amount, maximum, ttl]))
+
+    def decr(self, key: str, amount: int, minimum: int, ttl: int) -> bool:
+        return bool(self._decr(keys=[key], args=[amount, minimum, ttl]))
 
 
 class BucketQuota:
     """Up to `limit` calls per bucket of `bucket_ms`, counted in Redis for every process.
 
-    The same count as Dramatiq's BucketRateLimiter (key `{key}@{bucket start}`), taken
-    by a script in one round trip: the limiter's optimistic transaction takes four or
-    more, and retries each time another thread took a call in between.
+    The count of Dramatiq's BucketRateLimiter (key `{key}@{bucket start}`), taken in
+    one round trip: the limiter first tries to create the key, then counts.
     """
 
     def __init__(self, backend: RedisBackend, key: str, *, limit: int, bucket_ms: int) -> None:
-        self.key, self.limit, self.bucket_ms = key, limit, bucket_ms
-        self._take = backend.client.register_script(_TAKE)
+        self.backend, self.key, self.limit, self.bucket_ms = backend, key, limit, bucket_ms
 
     def take(self) -> bool:
         """One call from this bucket; False if the bucket's calls are spent."""
         now = int(time.time() * 1000)
-        return bool(self._take(keys=[f"{self.key}@{now - now % self.bucket_ms}"], args=[self.limit, self.bucket_ms]))
+        return self.backend.incr(f"{self.key}@{now - now % self.bucket_ms}", 1, self.limit, self.bucket_ms)
 
 
 class Quotas:

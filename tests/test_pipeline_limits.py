@@ -114,6 +114,45 @@ def test_a_bucket_gives_exactly_its_limit_to_threads_racing_for_it() -> None:
     assert 0 < actors.stack.rate_limits.client.pttl(key) <= 3_600_000
 
 
+def test_the_scripted_backend_counts_as_dramatiqs_own_does() -> None:
+    import random
+
+    from dramatiq.rate_limits.backends import RedisBackend
+
+    from actors.limits import ScriptedRedisBackend
+
+    url, prefix = os.environ["REDIS_URL"], f"{os.environ['REDIS_NAMESPACE']}:parity-{uuid.uuid4().hex[:6]}"
+    theirs, ours = RedisBackend(url=url), ScriptedRedisBackend(url=url)
+    chance = random.Random(7)
+    for step in range(300):
+        op, amount, bound = chance.choice(("incr", "decr")), chance.randint(1, 3), chance.randint(-2, 8)
+        answers = [getattr(backend, op)(f"{prefix}:{name}", amount, bound, 60_000)
+                   for backend, name in ((theirs, "theirs"), (ours, "ours"))]
+        assert answers[0] == answers[1], (step, op, amount, bound)
+        assert theirs.client.get(f"{prefix}:theirs") == ours.client.get(f"{prefix}:ours"), step
+    assert 0 < ours.client.pttl(f"{prefix}:ours") <= 60_000
+
+
+def test_a_group_barrier_clears_once_when_its_members_finish_together() -> None:
+    import actors
+    from dramatiq.rate_limits import Barrier
+
+    barrier = Barrier(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}:barrier-{uuid.uuid4().hex}",
+                      ttl=60_000)
+    assert barrier.create(200)
+    cleared: list[bool] = []
+
+    def finish() -> None:
+        cleared.extend(barrier.wait(block=False) for _ in range(25))
+
+    threads = [threading.Thread(target=finish) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert cleared.count(True) == 1 and len(cleared) == 200
+
+
 @pytest.mark.parametrize(
     ("error", "delay"),
     [
