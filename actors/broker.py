@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import dramatiq
+import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -42,7 +43,10 @@ class Stack:
 
     def __init__(self, settings: Settings) -> None:
         ns = settings.redis_namespace
-        self.results = ResultRedisBackend(url=settings.redis_url, namespace=f"{ns}-results")
+        # No socket timeout: `get_result(block=True, timeout=...)` waits in Redis (BRPOPLPUSH)
+        # for as long as asked, and redis-py 8's default of 5 s would cut any longer wait.
+        results_client = redis.Redis.from_url(settings.redis_url, socket_timeout=None, socket_keepalive=True)
+        self.results = ResultRedisBackend(client=results_client, namespace=f"{ns}-results")
         self.rate_limits = ScriptedRedisBackend(url=settings.redis_url)  # quotas and group barriers
         self.namespace = ns  # prefix for our own limiter keys
         self.writer = HistoryWriter(settings.database_url, spool_dir=Path(settings.history_spool_dir))

@@ -135,3 +135,13 @@ def test_arguments_the_actor_does_not_take_fail_at_once_but_a_type_error_inside_
         retried = wait_for(status_is(inside.message_id, "retrying"), what="retried")
     assert failed["attempts"] == 1 and "TypeError" in failed["error"] and "days" in failed["error"]
     assert "TypeError" in retried["error"]
+
+
+def test_a_result_waited_for_longer_than_the_redis_clients_default_timeout_arrives(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.actors import sleep_then_echo
+
+    # redis-py 8 gives every connection a 5 s socket timeout unless told otherwise; the
+    # result's wait is a blocking Redis command that must outlast it.
+    with running_worker("tests.support.actors", log=tmp_path / "worker.log"):
+        message = sleep_then_echo.send(7, "late")
+        assert message.get_result(block=True, timeout=30_000) == {"value": "late"}
