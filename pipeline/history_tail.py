@@ -88,7 +88,7 @@ def sidecar_running(spool_dir: Path, key: str) -> bool:
 class HistoryTail:
     """Tails this host's tailed journals for one database and writes their events."""
 
-    def __init__(self, dsn: str, spool_dir: Path, *, batch_size: int = 2000, poll_s: float = 0.02,
+    def __init__(self, dsn: str, spool_dir: Path, *, batch_size: int = 2000, poll_s: float = 0.1,
                  scan_s: float = 0.25) -> None:
         # The writer names the files: the same key, prefix and connection string.
         self._naming = HistoryWriter(dsn, spool_dir=spool_dir)
