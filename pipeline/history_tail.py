@@ -293,5 +293,23 @@ def sidecar_main() -> int:
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, on_signal)
-    HistoryTail(settings.database_url, Path(settings.history_spool_dir)).run(stop)
+    serve(settings.database_url, Path(settings.history_spool_dir), stop)
     return 0
+
+
+def serve(dsn: str, spool_dir: Path, stop: threading.Event, restart_s: float = 5.0) -> None:
+    """Run a sidecar until `stop`; one that fails on something unforeseen starts again.
+
+    Nothing restarts the process itself, and the workers would journal on with no
+    one to write: a fault in the writing must not end it. The lock is released on
+    the way out and taken again, and the new sidecar reads every file from its
+    start, writing only what the history lacks.
+    """
+    while True:
+        try:
+            HistoryTail(dsn, spool_dir).run(stop)
+            return
+        except Exception:
+            logger.exception("run history: the sidecar failed; it starts again in %.0f s", restart_s)
+            if stop.wait(restart_s):
+                return

@@ -232,3 +232,29 @@ def test_a_process_that_handed_over_reports_whether_a_sidecar_writes_its_history
         runner.join(10)
     assert not writer.state()["ok"]
     writer.close()
+
+
+def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from pipeline import history_tail
+
+    real_step, failures = HistoryTail.step, []
+
+    def step_that_fails_once(self: HistoryTail) -> bool:
+        if not failures:
+            failures.append(True)
+            raise RuntimeError("a bug in the sidecar")
+        return real_step(self)
+
+    monkeypatch.setattr(HistoryTail, "step", step_that_fails_once)
+    stop = threading.Event()
+    runner = threading.Thread(target=history_tail.serve, args=(DSN, tmp_path, stop), kwargs={"restart_s": 0.1})
+    runner.start()
+    try:
+        proc = journal_in_a_process(tmp_path, "tail-restart", 5, "close")
+        assert proc.returncode == 0, proc.stderr
+        wait_for(lambda: not list(tmp_path.glob("events-*")), what="the restarted sidecar to write")
+    finally:
+        stop.set()
+        runner.join(10)
+    assert failures and not runner.is_alive()
+    check_runs(session, "tail-restart", 5)
