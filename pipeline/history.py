@@ -36,6 +36,7 @@ STATUSES = ("enqueued", "delayed", "running", "retrying", *TERMINAL)
 MAX_RESULT_BYTES = 4096
 JOURNAL_SCAN_S = 10.0  # how often a writer looks for journals that dead processes left
 SIDECAR_START_S = 30.0  # how long a worker that handed its history over waits for the sidecar to start
+SIDECAR_WATCH_S = 10.0  # how often such a worker looks whether a sidecar runs
 
 
 def utcnow() -> datetime:
@@ -536,6 +537,9 @@ class HistoryWriter:
         self._journal = Journal(self.spool_dir, self.key) if self.spool_dir is not None else None
         self._tail: Journal | None = None  # set: the history sidecar writes this process's events
         self._handed_at = 0.0
+        self._watching = threading.Event()  # set: the watch on the sidecar ends
+        self._watch: threading.Thread | None = None
+        self.writes_for_sidecar = False  # no sidecar ran, and this process writes in its stead
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._idle = threading.Event()
@@ -563,7 +567,28 @@ class HistoryWriter:
         with self._lock:
             self._tail = Journal(self.spool_dir, self.key, tail=True)
             self._handed_at = time.monotonic()
+        self._watch = threading.Thread(target=self._watch_sidecar, name="history-sidecar-watch", daemon=True)
+        self._watch.start()
         return True
+
+    def _watch_sidecar(self) -> None:
+        """If no sidecar runs (it was killed: nothing forks it again), write in its stead.
+
+        Every worker process watches; the lock lets one of them write, for all of them,
+        until it stops. Nothing was lost meanwhile: the events waited in the journals.
+        """
+        from pipeline.history_tail import serve, sidecar_running
+
+        while not self._watching.wait(SIDECAR_WATCH_S):
+            if self._tail is None:
+                return
+            if time.monotonic() - self._handed_at < SIDECAR_START_S or sidecar_running(self.spool_dir, self.key):
+                continue
+            logger.warning("run history: no sidecar runs for this host and database; worker %d takes its place "
+                           "if no other worker has", os.getpid())
+            self.writes_for_sidecar = True
+            serve(self.dsn, self.spool_dir, self._watching)
+            return
 
     def state(self) -> dict[str, Any]:
         """How this process's history gets written, for the health check: `ok` if it does."""
@@ -574,11 +599,14 @@ class HistoryWriter:
             # `dramatiq` forks the sidecar once every worker process has booted: give it time.
             starting = not running and time.monotonic() - self._handed_at < SIDECAR_START_S
             state: dict[str, Any] = {"ok": running or starting, "writer": "sidecar", "sidecar_running": running}
+            if self.writes_for_sidecar:
+                state["note"] = "no sidecar ran: a worker process writes the history in its stead"
             if starting:
                 state["note"] = "the sidecar is starting"
             elif not running:
                 state["error"] = ("no history sidecar runs for this host and database: the events wait in "
-                                  f"journal files in {self.spool_dir} until one starts (restart the worker)")
+                                  f"journal files in {self.spool_dir} until a worker process takes its place "
+                                  f"(within {SIDECAR_WATCH_S:.0f} s) or the worker restarts")
             return state
         with self._lock:
             state = {"ok": self.outage_since is None, "writer": "thread", "unwritten": len(self._buffer),
@@ -711,6 +739,10 @@ class HistoryWriter:
             if self._tail is not None:
                 self._tail.finish()
                 self._tail = None
+        self._watching.set()
+        if self._watch is not None and self._watch is not threading.current_thread():
+            # Writing in the sidecar's stead, it finishes what the other workers wrote.
+            self._watch.join(timeout=max(timeout, 30.0))
         if self._thread is None:
             return
         flushed = self.flush(timeout)

@@ -218,6 +218,7 @@ def test_a_process_that_handed_over_reports_whether_a_sidecar_writes_its_history
     assert writer.hand_over()
     assert writer.state() == {"ok": True, "writer": "sidecar", "sidecar_running": False,
                               "note": "the sidecar is starting"}
+    writer._watching.set()  # no worker takes the sidecar's place here: see the next test
     writer._handed_at -= 60  # long enough ago that the sidecar should run
     state = writer.state()
     assert (state["ok"], state["sidecar_running"]) == (False, False)
@@ -258,3 +259,27 @@ def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_
         runner.join(10)
     assert failures and not runner.is_alive()
     check_runs(session, "tail-restart", 5)
+
+
+def test_with_no_sidecar_a_worker_process_writes_in_its_stead(session, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from pipeline import history
+
+    monkeypatch.setattr(history, "SIDECAR_START_S", 0.0)
+    monkeypatch.setattr(history, "SIDECAR_WATCH_S", 0.1)
+    # Another worker process of the command journals too (and closes its file).
+    assert journal_in_a_process(tmp_path, "tail-stead-other", 3, "close").returncode == 0
+    writer = HistoryWriter(DSN, spool_dir=tmp_path)
+    assert writer.hand_over()
+    writer.record(RunEvent("tail-stead-0", "running", "running", worker="w1", actor="echo", queue="default"))
+    writer.record(RunEvent("tail-stead-0", "succeeded", "succeeded", worker="w1", result={"i": 0}), durable=True)
+    try:
+        wait_for(lambda: writer.writes_for_sidecar, what="a worker to take the sidecar's place")
+        check = lambda: not session.expire_all() and session.get(Run, "tail-stead-0") is not None  # noqa: E731
+        wait_for(lambda: check() and session.get(Run, "tail-stead-0").status == "succeeded", what="its history")
+        state = writer.state()
+        assert state["ok"] and state["sidecar_running"] and "in its stead" in state["note"]
+    finally:
+        writer.close()
+    check_runs(session, "tail-stead-other", 3)
+    check_runs(session, "tail-stead", 1)
+    assert not list(tmp_path.glob("events-*")) and not list(tmp_path.glob("sidecar-*"))
