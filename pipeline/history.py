@@ -600,7 +600,7 @@ class HistoryWriter:
             starting = not running and time.monotonic() - self._handed_at < SIDECAR_START_S
             state: dict[str, Any] = {"ok": running or starting, "writer": "sidecar", "sidecar_running": running}
             if self.writes_for_sidecar:
-                state["note"] = "no sidecar ran: a worker process writes the history in its stead"
+                state["note"] = "the sidecar is gone: a worker process writes the history in its stead"
             if starting:
                 state["note"] = "the sidecar is starting"
             elif not running:
