@@ -356,6 +356,20 @@ def libpq_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+def spool_key(dsn: str) -> str:
+    """What spool and journal files are named by: the database (not the route to it: a
+    proxy's port may differ), so that a process replays only its own database's events."""
+    database = psycopg.conninfo.conninfo_to_dict(libpq_dsn(dsn)).get("dbname") or ""
+    return hashlib.sha1(str(database).encode()).hexdigest()[:10]
+
+
+def connected(conn: psycopg.Connection[Any] | None, dsn: str) -> psycopg.Connection[Any]:
+    """`conn` if it is open, else a new autocommit connection: a writer's one connection."""
+    if conn is None or conn.closed:
+        conn = psycopg.connect(dsn, connect_timeout=3, autocommit=True)
+    return conn
+
+
 def _claim(path: Path) -> str | None:
     """The text of a spool or journal file, which this process takes over (None: another one did).
 
@@ -518,10 +532,7 @@ class HistoryWriter:
     ) -> None:
         self.dsn = libpq_dsn(dsn)
         self.spool_dir = spool_dir
-        # Spool and journal files name the database (not the route to it: a proxy's port
-        # may differ), so that a process replays only its own database's events.
-        database = psycopg.conninfo.conninfo_to_dict(self.dsn).get("dbname") or ""
-        self.key = hashlib.sha1(str(database).encode()).hexdigest()[:10]
+        self.key = spool_key(self.dsn)
         self.max_buffer = max_buffer
         self.batch_size = batch_size
         # A short wait for more events before a write: fewer, larger transactions when
@@ -705,8 +716,7 @@ class HistoryWriter:
                 return
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
+        self._conn = connected(self._conn, self.dsn)
         return self._conn
 
     def _write_recovered(self) -> None:

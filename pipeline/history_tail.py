@@ -36,11 +36,13 @@ import psycopg
 
 from pipeline.history import (
     JOURNAL_SCAN_S,
-    HistoryWriter,
     Journal,
     RunEvent,
     _alive,
     close_quietly,
+    connected,
+    libpq_dsn,
+    spool_key,
     write_events,
     write_batch,
     write_recovered,
@@ -90,12 +92,11 @@ class HistoryTail:
 
     def __init__(self, dsn: str, spool_dir: Path, *, batch_size: int = 2000, poll_s: float = 0.1,
                  scan_s: float = 0.25) -> None:
-        # The writer names the files: the same key, prefix and connection string.
-        self._naming = HistoryWriter(dsn, spool_dir=spool_dir)
-        self.dsn = self._naming.dsn
+        self.dsn = libpq_dsn(dsn)
         self.spool_dir = spool_dir
-        self.prefix = Journal(spool_dir, self._naming.key, tail=True).prefix
-        self._outcomes = Journal(spool_dir, self._naming.key)  # recovers journals of thread-mode processes
+        self.key = spool_key(self.dsn)  # the writers' names for this database's files
+        self.prefix = Journal(spool_dir, self.key, tail=True).prefix
+        self._outcomes = Journal(spool_dir, self.key)  # recovers journals of thread-mode processes
         self.batch_size = batch_size
         self.poll_s = poll_s
         self.scan_s = scan_s
@@ -108,7 +109,7 @@ class HistoryTail:
 
     def _acquire(self, stop: threading.Event) -> int | None:
         self.spool_dir.mkdir(parents=True, exist_ok=True)
-        path = lock_path(self.spool_dir, self._naming.key)
+        path = lock_path(self.spool_dir, self.key)
         waited = False
         while not stop.is_set():
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -132,7 +133,7 @@ class HistoryTail:
 
     def _release(self, fd: int) -> None:
         """Remove the lock file, then unlock: a sidecar that locked the removed file retries."""
-        lock_path(self.spool_dir, self._naming.key).unlink(missing_ok=True)
+        lock_path(self.spool_dir, self.key).unlink(missing_ok=True)
         os.close(fd)
 
     # --- reading ---------------------------------------------------------------------
@@ -185,8 +186,7 @@ class HistoryTail:
     # --- writing ---------------------------------------------------------------------
 
     def _connection(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
+        self._conn = connected(self._conn, self.dsn)
         return self._conn
 
     def step(self) -> bool:
@@ -196,7 +196,7 @@ class HistoryTail:
             conn = self._connection()
             # A file this sidecar has not written from yet may hold what another wrote.
             unsure = self._doubt or any(not r.file.verified for r in reads if r.offset != r.file.offset)
-            write_batch(conn, events, self.spool_dir, self._naming.key, write_recovered if unsure else write_events)
+            write_batch(conn, events, self.spool_dir, self.key, write_recovered if unsure else write_events)
             self.written += len(events)
         self._doubt = False
         moved = bool(events)

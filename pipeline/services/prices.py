@@ -155,7 +155,7 @@ def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: 
 
 # The end of a fetch in one statement: the figure is priced, its batch member (if the
 # message is one) succeeded, and the receipt holds the summary. The same as
-# mark_priced, batches.member_succeeded and receipts.settle, one round trip.
+# mark_priced and batches.member_succeeded plus the receipt's result, one round trip.
 _FETCHED = """
 WITH priced AS (UPDATE minifigures SET last_priced_at = %(at)s WHERE id = %(figure)s),
      member AS (UPDATE batch_members SET status = 'succeeded', finished_at = %(at)s

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -21,7 +20,6 @@ from pipeline.models import AppliedMessage
 _CLAIM = ("INSERT INTO applied_messages (message_id, actor, applied_at) VALUES (%s, %s, %s) "
           "ON CONFLICT DO NOTHING RETURNING 1")
 _RESULT = "SELECT result FROM applied_messages WHERE message_id = %s"
-_SETTLE = "UPDATE applied_messages SET result = %s WHERE message_id = %s"
 
 
 def claim(session: Session, message_id: str | None, actor: str, now: datetime) -> dict[str, Any] | None:
@@ -38,11 +36,6 @@ def claimed_result(session: Session, message_id: str | None) -> dict[str, Any] |
         return None
     row = driver(session).execute(_RESULT, (message_id,)).fetchone()
     return None if row is None else {**(row[0] or {}), "redelivered": True}
-
-
-def settle(session: Session, message_id: str | None, result: dict[str, Any]) -> None:
-    if message_id:
-        driver(session).execute(_SETTLE, (Jsonb(result), message_id))
 
 
 def forget_before(session: Session, before: datetime) -> int:

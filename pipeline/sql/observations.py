@@ -11,6 +11,8 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from pipeline.db import driver
+
 
 @dataclass(frozen=True, slots=True)
 class ObservationRow:
@@ -98,8 +100,7 @@ def upsert_observations(session: Session, rows: list[ObservationRow]) -> Upserte
     """COPY the rows into the stage, upsert them in one statement; rows must not repeat a (source, listing, day)."""
     if not rows:
         return Upserted(0, 0)
-    conn = session.connection().connection.driver_connection
-    with conn.cursor() as cur:
+    with driver(session).cursor() as cur:
         cur.execute(_STAGE)
         with cur.copy(_COPY) as copy:
             copy.set_types(_STAGE_TYPE_LIST)
