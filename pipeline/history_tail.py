@@ -58,7 +58,9 @@ class _Tailed:
     pid: int
     fd: int
     offset: int = 0
-    verified: bool = False  # whether this sidecar has written from it (else another may have)
+    # Whether this sidecar has written all the file held when it came: a sidecar before it
+    # may have written any of that, but nothing appended since (it held the lock till then).
+    verified: bool = False
 
 
 @dataclass
@@ -66,6 +68,7 @@ class _Read:
     file: _Tailed
     offset: int
     done: bool  # nothing will follow: the END line was read, or its dead process's last line
+    drained: bool  # the read reached the end of what the file held
 
 
 def lock_path(spool_dir: Path, key: str) -> Path:
@@ -158,7 +161,7 @@ class HistoryTail:
             # Whether the process is gone is decided before reading: it cannot add lines after.
             dead = not _alive(file.pid)
             offset, ended, drained = self._read_file(file, events)
-            reads.append(_Read(file, offset, ended or (dead and drained)))
+            reads.append(_Read(file, offset, ended or (dead and drained), ended or drained))
         return events, reads
 
     def _read_file(self, file: _Tailed, events: list[RunEvent]) -> tuple[int, bool, bool]:
@@ -194,14 +197,14 @@ class HistoryTail:
         events, reads = self._read()
         if events:
             conn = self._connection()
-            # A file this sidecar has not written from yet may hold what another wrote.
+            # Lines of a file this sidecar has not yet read through may be written already.
             unsure = self._doubt or any(not r.file.verified for r in reads if r.offset != r.file.offset)
             write_batch(conn, events, self.spool_dir, self.key, write_recovered if unsure else write_events)
             self.written += len(events)
         self._doubt = False
         moved = bool(events)
         for r in reads:
-            r.file.offset, r.file.verified = r.offset, True
+            r.file.offset, r.file.verified = r.offset, r.file.verified or r.drained
             if r.done:
                 self._forget(r.file)
                 moved = True

@@ -114,6 +114,24 @@ def test_a_live_process_is_tailed_and_a_new_sidecar_does_not_write_again_what_th
     assert not list(tmp_path.glob("events-*"))
 
 
+def test_a_new_sidecar_checks_every_batch_of_what_its_predecessor_may_have_written(session, tmp_path: Path) -> None:  # noqa: ANN001
+    writer = HistoryWriter(DSN, spool_dir=tmp_path)
+    assert writer.hand_over()
+    for i in range(300):  # more than one read of the file: about 100 KiB
+        writer.record(RunEvent(f"tail-batches-{i}", "running", "running", worker="w1", actor="echo", queue="default"))
+        writer.record(RunEvent(f"tail-batches-{i}", "succeeded", "succeeded", worker="w1", result={"i": i}),
+                      durable=True)
+    drain(HistoryTail(DSN, tmp_path))  # wrote all 600 events, then was killed
+    # Its successor reads the live file from the start in several batches: every one of
+    # them, not only the first, holds events already written.
+    second = HistoryTail(DSN, tmp_path, batch_size=2)
+    drain(second)
+    assert second.written == 600
+    check_runs(session, "tail-batches", 300)
+    assert not list(tmp_path.glob("rejected-*"))
+    writer.close()
+
+
 def test_the_sidecar_waits_out_a_database_outage_and_stops_once_the_workers_are_done(session, tmp_path: Path) -> None:  # noqa: ANN001
     proxy = TcpProxy(5432)
     tail = HistoryTail(proxied_dsn(proxy), tmp_path, poll_s=0.01)
