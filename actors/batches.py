@@ -32,11 +32,10 @@ from typing import Any
 
 import dramatiq
 from dramatiq import Message
-from dramatiq.middleware import CurrentMessage, GroupCallbacks, Middleware
-from dramatiq.rate_limits import Barrier
+from dramatiq.middleware import CurrentMessage, Middleware
 
 from actors.history import describe_error
-from actors.publish import run_group
+from actors.publish import group_barrier, run_group
 from actors.retries import PolicyRetries
 from pipeline.db import session_scope
 from pipeline.errors import Deferred
@@ -147,22 +146,9 @@ def record_batch_failure(batch_id: str, message_id: str, error: str, group_id: s
         progress = batches.progress(session, batch_id)
     if first_report:
         report_progress(progress)
-        if group_id and Barrier(_rate_limits(), group_id, ttl=_barrier_ttl()).wait(block=False):
+        if group_id and group_barrier(dramatiq.get_broker(), group_id).wait(block=False):
             finish_batch.send(batch_id)
     return {"batch_id": batch_id, "message_id": message_id, "recorded": first_report}
-
-
-def _rate_limits() -> Any:
-    import actors
-
-    return actors.stack.rate_limits
-
-
-def _barrier_ttl() -> int:
-    import actors
-
-    found = next((m for m in actors.broker.middleware if isinstance(m, GroupCallbacks)), None)
-    return found.barrier_ttl if found is not None else 86_400_000
 
 
 class BatchReports(Middleware):

@@ -8,7 +8,6 @@ from typing import Any
 import dramatiq
 
 import actors
-
 from actors.history import worker_id
 from pipeline.health import check_all
 from pipeline.settings import get_settings

@@ -175,7 +175,7 @@ class RunHistory(Middleware):
                 event = RunEvent(
                     message.message_id, "dead_lettered", "dead_lettered", error=error, traceback=tb, **common
                 )
-        self._record_outcome(message, event)
+        self._record_outcome(event)
 
     @staticmethod
     def _is_permanent(broker: Any, message: Any, exception: BaseException) -> bool:
@@ -190,9 +190,9 @@ class RunHistory(Middleware):
             self.in_flight.pop(message.message_id, None)
         reason = message.options.get("skip_reason") or "skipped by middleware (message too old or cancelled)"
         status = "cancelled" if message.options.get("cancelled") else "skipped"
-        self._record_outcome(message, RunEvent(message.message_id, status, status, worker=worker_id(), error=reason))
+        self._record_outcome(RunEvent(message.message_id, status, status, worker=worker_id(), error=reason))
 
-    def _record_outcome(self, message: Any, event: RunEvent) -> None:
+    def _record_outcome(self, event: RunEvent) -> None:
         # Durable: in the journal before the acknowledgement, so a worker killed before
         # the write leaves it to the next process (see pipeline.history.Journal).
         self.writer.record(event, durable=True)

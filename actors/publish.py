@@ -74,6 +74,14 @@ def enqueue_all(broker: RabbitmqBroker, messages: Sequence[Message[Any]]) -> Non
         broker.emit_after("enqueue", message, None)
 
 
+def group_barrier(broker: dramatiq.Broker, completion_uuid: str) -> Barrier:
+    """The barrier of a group's completion, as the GroupCallbacks middleware keeps it."""
+    middleware = next((m for m in broker.middleware if isinstance(m, GroupCallbacks)), None)
+    if middleware is None:
+        raise RuntimeError("group callbacks need the GroupCallbacks middleware")
+    return Barrier(middleware.rate_limiter_backend, completion_uuid, ttl=middleware.barrier_ttl)
+
+
 def run_group(group: dramatiq.group) -> dramatiq.group:
     """`group.run()` for plain messages, the members published in one transaction."""
     broker = group.broker
@@ -81,11 +89,8 @@ def run_group(group: dramatiq.group) -> dramatiq.group:
     if any(not isinstance(child, Message) for child in children):
         raise TypeError("run_group takes a group of messages (no pipelines or nested groups)")
     if group.completion_callbacks:
-        middleware = next((m for m in broker.middleware if isinstance(m, GroupCallbacks)), None)
-        if middleware is None:
-            raise RuntimeError("group callbacks need the GroupCallbacks middleware")
         completion_uuid = str(uuid4())  # a new barrier on every run, as dramatiq does
-        Barrier(middleware.rate_limiter_backend, completion_uuid, ttl=middleware.barrier_ttl).create(len(children))
+        group_barrier(broker, completion_uuid).create(len(children))
         options = {"group_completion_uuid": completion_uuid, "group_completion_callbacks": group.completion_callbacks}
         children = [child.copy(options=options) for child in children]
     enqueue_all(broker, children)
