@@ -20,19 +20,34 @@ def normalize_title(title: str) -> str:
     return " ".join(text.split())
 
 
-def compile_all(*patterns: str) -> tuple[re.Pattern[str], ...]:
-    return tuple(re.compile(pattern) for pattern in patterns)
+class Signs(tuple[re.Pattern[str], ...]):
+    """Compiled patterns, and their union: one scan answers whether any of them matches."""
+
+    union: re.Pattern[str]
+
+    def __new__(cls, patterns: Iterable[str]) -> Signs:
+        patterns = tuple(patterns)
+        signs = super().__new__(cls, (re.compile(pattern) for pattern in patterns))
+        signs.union = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+        return signs
+
+
+def compile_all(*patterns: str) -> Signs:
+    return Signs(patterns)
 
 
 def matches_any(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
+    if isinstance(patterns, Signs):
+        return patterns.union.search(text) is not None
     return any(pattern.search(text) for pattern in patterns)
 
 
 # A count of 2..99 standing alone ("75218 x-wing" is a set number, "4.5 cm" a size),
 # not after a label ("series 5", "phase 2", "year 2") nor after "with" ("with 2
-# heads" counts one figure's spare parts).
+# heads" counts one figure's spare parts). The look-ahead for a digit comes first: it
+# fails at once where no number starts, before the look-behinds are tried.
 _COUNT = (
-    r"(?<!series )(?<!wave )(?<!season )(?<!episode )(?<!phase )(?<!part )(?<!mark )(?<!mk )(?<!year )"
+    r"(?=\d)(?<!series )(?<!wave )(?<!season )(?<!episode )(?<!phase )(?<!part )(?<!mark )(?<!mk )(?<!year )"
     r"(?<!with )(?<!w/ )(?<!w/)(?<!#)(?<![\d.,])\b(?:[2-9]|[1-9]\d)(?!\d)"
 )
 # "2 battle droids", "3 clone troopers": a count, two words at most, a plural noun.
