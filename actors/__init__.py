@@ -21,6 +21,7 @@ from actors.processing import (  # noqa: E402
 )
 from actors.scraping import (  # noqa: E402
     fetch_prices_for_minifigure,
+    fetch_prices_for_minifigures,
     fetch_prices_for_set_number,
     fetch_then_aggregate,
     sync_catalog_from_brickset,
@@ -34,6 +35,7 @@ __all__ = [
     "broker",
     "cleanup_old_listings",
     "fetch_prices_for_minifigure",
+    "fetch_prices_for_minifigures",
     "fetch_prices_for_set_number",
     "fetch_then_aggregate",
     "health_check",

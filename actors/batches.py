@@ -79,28 +79,45 @@ def report_outcome(outcome: Outcome) -> None:
                      data={"failures": outcome.failures} if outcome.failures else None))
 
 
-def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[[str], Message[Any]],
-            now: datetime) -> dict[str, Any]:
-    """Record the batch, then send its group (after the commit); a redelivery sends nothing twice."""
+def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[..., Message[Any]],
+            now: datetime, per_message: int = 0) -> dict[str, Any]:
+    """Record the batch, then send its group (after the commit); a redelivery sends nothing twice.
+
+    With `per_message` 0, one message a key: `message_for(key)`. Otherwise the keys go in order,
+    `per_message` to a message: `message_for(keys)`; each key stays a member of its own.
+    """
     if not keys:
         return {"batch_id": None, "kind": kind, "total": 0}
     batch_id = current_message_id() or str(uuid.uuid4())
-    planned = {key: message_for(key) for key in keys}
+
+    def message(chunk: list[str]) -> Message[Any]:
+        return message_for(chunk) if per_message else message_for(*chunk)
+
+    step = per_message or 1
+    planned = {m.message_id: m for m in (message(keys[i:i + step]) for i in range(0, len(keys), step))}
+    members = [(key, m.message_id) for m in planned.values() for key in _keys(m, per_message)]
     with session_scope() as session:
-        state = batches.start(session, batch_id, kind, day, [(k, m.message_id) for k, m in planned.items()], now)
+        state = batches.start(session, batch_id, kind, day, members, now)
     summary = {"batch_id": batch_id, "kind": kind, "total": state.total}
     if state.sent:
         return {**summary, "already_sent": True}
-    members = [(planned.get(key) or message_for(key)).copy(message_id=message_id, options={"batch_id": batch_id})
-               for key, message_id in sorted(state.members.items())]
+    chunks: dict[str, list[str]] = {}  # a redelivery sends the first delivery's messages, by its record
+    for key, message_id in sorted(state.members.items()):
+        chunks.setdefault(message_id, []).append(key)
+    order = [*(m for m in planned if m in chunks), *(m for m in chunks if m not in planned)]  # stalest first
+    group = dramatiq.group([(planned.get(message_id) or message(chunks[message_id])).copy(
+        message_id=message_id, options={"batch_id": batch_id}) for message_id in order])
     report_progress(Progress(batch_id, 0, state.total))
-    group = dramatiq.group(members)
     group.add_completion_callback(finish_batch.message(batch_id))
     run_group(group)  # one transaction for every member, not a confirmation each
     check_batch.send_with_options(args=(batch_id,), delay=CHECK_DELAY_MS)
     with session_scope() as session:
         batches.mark_sent(session, batch_id, utcnow())
     return summary
+
+
+def _keys(message: Message[Any], per_message: int) -> list[str]:
+    return list(message.args[0]) if per_message else [message.args[0]]
 
 
 def _close(outcome: Outcome | None, batch_id: str) -> dict[str, Any]:
@@ -142,13 +159,13 @@ def record_batch_failure(batch_id: str, message_id: str, error: str, group_id: s
     """Mark a member failed for good, then pass the group's barrier for it (once)."""
     now = utcnow()
     with session_scope() as session:
-        first_report = batches.member_failed(session, message_id, error, now)
+        failed = batches.member_failed(session, message_id, error, now)
         progress = batches.progress(session, batch_id)
-    if first_report:
+    if failed:  # the first report: a redelivered one changes nothing
         report_progress(progress)
         if group_id and group_barrier(dramatiq.get_broker(), group_id).wait(block=False):
             finish_batch.send(batch_id)
-    return {"batch_id": batch_id, "message_id": message_id, "recorded": first_report}
+    return {"batch_id": batch_id, "message_id": message_id, "recorded": failed > 0, "members_failed": failed}
 
 
 class BatchReports(Middleware):

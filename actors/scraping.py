@@ -28,7 +28,7 @@ from pipeline.quality import Condition
 from pipeline.services import catalog, prices, receipts
 from pipeline.services.inputs import parse_condition, parse_count, parse_set_number, parse_text, parse_uuid
 from pipeline.services.prices import Figure
-from pipeline.settings import get_settings
+from pipeline.settings import MAX_FIGURES_PER_MESSAGE, get_settings
 from pipeline.sources.errors import PermanentSourceError
 
 QUEUE = "scraping"
@@ -53,6 +53,18 @@ def figure_arguments(minifigure_id: str, condition: str | None = None) -> tuple[
     return parse_uuid(minifigure_id, "minifigure_id"), parse_condition(condition)
 
 
+@argument_check("fetch_prices_for_minifigures")
+def figures_arguments(minifigure_ids: list[str], condition: str | None = None) -> tuple[list[uuid.UUID],
+                                                                                        Condition | None]:
+    if not isinstance(minifigure_ids, list) or not 1 <= len(minifigure_ids) <= MAX_FIGURES_PER_MESSAGE:
+        raise InvalidInput(f"minifigure_ids must be a list of 1 to {MAX_FIGURES_PER_MESSAGE} minifigure ids, "
+                           f"not {minifigure_ids!r:.200}")
+    ids = [parse_uuid(value, "minifigure_ids[]") for value in minifigure_ids]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("minifigure_ids repeats a figure")
+    return ids, parse_condition(condition)
+
+
 @argument_check("fetch_prices_for_set_number")
 def set_number_arguments(set_number: str, condition: str | None = None) -> tuple[str, Condition | None]:
     return parse_set_number(set_number), parse_condition(condition)
@@ -72,7 +84,8 @@ def sync_catalog_from_brickset(theme: str | None = None, year: int | None = None
     found = catalog.collect(catalog_client(), *wanted)
     with session_scope() as session:
         summary, created = catalog.store(session, found, now)
-    batch = fan_out("prices", now.date(), [str(i) for i in created], fetch_prices_for_minifigure.message, now)
+    batch = fan_out("prices", now.date(), [str(i) for i in created], fetch_prices_for_minifigures.message, now,
+                    per_message=get_settings().fetch_figures_per_message)
     return {"source": get_settings().catalog_source, "theme": wanted[0], "year": wanted[1], **summary,
             "prices_batch": batch["batch_id"]}
 
@@ -111,14 +124,56 @@ def _fetch(find: Callable[[Session], Figure], condition: Condition | None) -> di
                                      message_id, condition)
 
 
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=20 * 60_000, throws=THROWS)
+@deferring
+def fetch_prices_for_minifigures(minifigure_ids: list[str], condition: str | None = None) -> dict[str, Any]:
+    """Several figures in one message (a price batch's members): each searched in turn, all stored in
+    one transaction, set-wise.
+
+    A figure that cannot be fetched (not in the catalog, a search eBay refuses) fails alone: its batch
+    member fails with the reason, and the others go on. A transient error, or a spent quota, stops the
+    searching: what was fetched is stored, then the error retries (or defers) the message, whose next
+    delivery searches only the figures not stored yet.
+    """
+    ids, wanted = figures_arguments(minifigure_ids, condition)
+    settings, message_id = get_settings(), current_message_id()
+    with session_scope() as session:
+        figures, unknown = prices.load_figures(session, ids)
+        earlier = prices.chunk_receipt(session, message_id)
+    seen = earlier["figures"].keys() | earlier["failed"].keys()
+    failed = {str(i): f"minifigure_id {i} is not in the catalog" for i in unknown if str(i) not in seen}
+    fetched: list[prices.Fetched] = []
+    stopped: Exception | None = None
+    for figure in (f for f in figures if str(f.id) not in seen):
+        query = prices.browse_query(figure, wanted, settings.ebay_category_id)
+        try:
+            fetched.append(prices.Fetched(figure, query, prices.search_listings(ebay_client(), query)))
+        except PermanentSourceError as exc:
+            failed[str(figure.id)] = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001  (stored what is fetched first; raised below)
+            stopped = exc
+            break
+    if fetched or failed:
+        with session_scope() as session:
+            summary = prices.store_fetched(session, fetched, failed, settings.ebay_marketplace_id, utcnow(),
+                                           message_id, wanted)
+    else:
+        summary = {**earlier, "redelivered": True}
+    if stopped is not None:
+        raise stopped
+    return summary
+
+
 @dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=2 * 60_000, throws=THROWS)
 def update_all_prices(batch_size: int = 50) -> dict[str, Any]:
-    """A group of fetches for the stalest figures (never priced first); its callback aggregates today."""
+    """A group of fetches for the stalest figures (never priced first), FETCH_FIGURES_PER_MESSAGE figures a
+    message; its callback aggregates today."""
     size = batch_arguments(batch_size)
     now = utcnow()
     with session_scope() as session:
         stalest = prices.stalest_figures(session, size)
-    return fan_out("prices", now.date(), [str(i) for i in stalest], fetch_prices_for_minifigure.message, now)
+    return fan_out("prices", now.date(), [str(i) for i in stalest], fetch_prices_for_minifigures.message, now,
+                   per_message=get_settings().fetch_figures_per_message)
 
 
 def fetch_then_aggregate(minifigure_id: str, condition: str | None = None) -> dramatiq.pipeline:

@@ -241,13 +241,14 @@ class Batch(Base):
 
 
 class BatchMember(Base):
-    """One message of a batch: pending until it succeeds (in its own transaction) or fails for good."""
+    """One key of a batch (a figure, a day): pending until its message stores it (in the same
+    transaction) or fails for good. A message may carry several keys (a chunk of figures)."""
 
     __tablename__ = "batch_members"
 
     batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)  # a figure id or an ISO day
-    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    message_id: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     error: Mapped[str | None] = mapped_column(Text)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

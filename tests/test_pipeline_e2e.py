@@ -114,6 +114,10 @@ BAD_INPUTS = [
     ("fetch_prices_for_minifigure", ["not-a-uuid"], {}, "is not a minifigure id"),
     ("fetch_prices_for_minifigure", ["6f1c1f7e-8a43-4c53-9d8b-0b1f7a0e0c11"], {}, "is not in the catalog"),
     ("fetch_prices_for_minifigure", ["{figure}"], {"condition": "MINT"}, "condition 'MINT' is unknown"),
+    ("fetch_prices_for_minifigures", [[]], {}, "must be a list of 1 to 100 minifigure ids"),
+    ("fetch_prices_for_minifigures", ["{figure}"], {}, "must be a list of 1 to 100 minifigure ids"),
+    ("fetch_prices_for_minifigures", [["{figure}", "not-a-uuid"]], {}, "is not a minifigure id"),
+    ("fetch_prices_for_minifigures", [["{figure}", "{figure}"]], {}, "repeats a figure"),
     ("fetch_prices_for_set_number", ["sw9999z"], {}, "is not in the catalog"),
     ("fetch_prices_for_set_number", ["???"], {}, "is not a minifigure number"),
     ("aggregate_daily_snapshots", [], {"target_date": "2026-02-30"}, "is not a date"),
@@ -140,7 +144,8 @@ def test_bad_input_fails_at_once_is_recorded_and_writes_nothing(clean, worker: P
     before = dump()
     sent = []
     for name, args, kwargs, expected in BAD_INPUTS:
-        args = [figure if a == "{figure}" else a for a in args]
+        args = [[figure if v == "{figure}" else v for v in a] if isinstance(a, list) else figure if a == "{figure}"
+                else a for a in args]
         sent.append((actors.broker.get_actor(name).send(*args, **kwargs), expected))
     settle()
     for message, expected in sent:
@@ -179,18 +184,71 @@ def test_a_member_that_fails_for_good_leaves_a_visible_partially_failed_batch(
     assert parent["progress"] == {"done": 3, "total": 3}
     assert "batch_finished" in [e["event"] for e in parent["events"]]
 
-    members = rows("SELECT r.message_id, r.status, r.attempts, r.group_id, r.parent_id, m.key FROM batch_members m "
-                   "JOIN runs r USING (message_id) WHERE m.batch_id = :b", b=message.message_id)
+    members = rows("SELECT r.message_id, r.status AS run, r.attempts, r.group_id, r.parent_id, r.result, m.key, "
+                   "m.status, m.error FROM batch_members m JOIN runs r USING (message_id) WHERE m.batch_id = :b",
+                   b=message.message_id)
     assert {(m.key, m.status) for m in members} == {(str(doomed), "failed")} | {
         (m.key, "succeeded") for m in members if m.key != str(doomed)}
-    assert len({m.group_id for m in members}) == 1 and members[0].group_id
-    assert {m.parent_id for m in members} == {message.message_id}
-    assert next(m for m in members if m.key == str(doomed)).attempts == 1  # a 401 is not retried
+    # The three figures went in one message (FETCH_FIGURES_PER_MESSAGE): the doomed one failed alone,
+    # at once (a 401 is not retried), and the message went on with the others.
+    (chunk,) = {m.message_id for m in members}
+    run = members[0]
+    assert run.run == "succeeded" and run.attempts == 1 and run.group_id and run.parent_id == message.message_id
+    assert set(run.result["figures"]) == {m.key for m in members} - {str(doomed)}
+    assert "401" in run.result["failed"][str(doomed)] and "401" in next(m.error for m in members if m.key == str(doomed))
 
     # The fan-in still aggregated today's snapshots for the two that succeeded.
     aggregated = {r.minifigure_id for r in rows("SELECT DISTINCT minifigure_id FROM price_snapshots")}
     assert aggregated == {r.id for r in rows("SELECT id FROM minifigures")} - {doomed}
     assert rows("SELECT status FROM batches WHERE id = :b", b=message.message_id)[0].status == "partially_failed"
+
+
+def test_a_message_of_several_figures_keeps_what_it_stored_and_its_retry_searches_only_the_rest(
+        clean, worker: Path, sandbox: SandboxServer) -> None:  # noqa: ANN001
+    import uuid
+    from urllib.parse import urlencode
+
+    from actors import fetch_prices_for_minifigures
+    from pipeline.db import session_scope
+    from pipeline.services import prices
+    from tests.support.pipeline import check_observations_once
+
+    _sync(limit=3)
+    execute("TRUNCATE price_observations, price_snapshots, applied_messages")
+    first, second, third = [str(r.id) for r in rows("SELECT id FROM minifigures ORDER BY id")]
+    unknown = str(uuid.uuid4())
+
+    def search_of(figure: str) -> str:
+        with session_scope() as session:
+            query = prices.browse_query(prices.load_figure(session, uuid.UUID(figure)), None, "19001")
+        return f"?{urlencode({'q': query.q})}&"
+
+    faults = sandbox.stats()["ebay"]["faults"]
+    # The second figure's first four searches fail (all of one call's attempts): the message stops there.
+    # The first figure's searches are counted (a "slow" fault of no delay is a counter).
+    sandbox.inject("ebay", "503", count=4, path_contains=search_of(second))
+    sandbox.inject("ebay", "slow", count=None, delay_s=0.0, path_contains=search_of(first))
+
+    message = fetch_prices_for_minifigures.send([first, unknown, second, third])
+    result = message.get_result(block=True, timeout=60_000)
+    settle()
+    assert set(result["figures"]) == {first, second, third}
+    assert result["failed"] == {unknown: f"minifigure_id {unknown} is not in the catalog"}
+    life = run_of(message.message_id)
+    assert life["status"] == "succeeded" and life["attempts"] == 2
+    assert "503" in next(e["error"] for e in life["events"] if e["event"] == "retrying")
+    assert sandbox.stats()["ebay"]["faults"] - faults == 4 + 1  # the first figure, stored by the first delivery, searched once
+
+    today = rows("SELECT max(observed_on) AS d FROM price_observations")[0].d
+    assert check_observations_once(today) == sum(f["listings"] for f in result["figures"].values())
+    stored = {str(r.minifigure_id) for r in rows("SELECT DISTINCT minifigure_id FROM price_observations")}
+    assert stored <= {first, second, third} and all(r.last_priced_at for r in rows(
+        "SELECT last_priced_at FROM minifigures"))
+
+    before = dump()
+    _same_message_again(message.message_id)  # delivered again: its receipt answers, nothing is written
+    settle()
+    assert dump() == before and run_of(message.message_id)["attempts"] == 3
 
 
 def _listings_on(*days_ago: int) -> list:

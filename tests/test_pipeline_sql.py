@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from pipeline.db import session_scope
 from pipeline.quality import EXCLUSION_REASONS, METHOD_VERSION, summarize
@@ -128,3 +129,49 @@ def test_cleanup_deletes_in_batches_of_the_given_size_and_keeps_snapshots() -> N
         DAY - timedelta(days=40), DAY - timedelta(days=39)}
     assert rows("SELECT count(*) AS n FROM price_observations")[0].n == 12
     assert cleanup_listings(session_scope, days_to_keep=30, now=NOW, batch_rows=5)["deleted"] == 0
+
+
+def test_several_figures_stored_in_one_transaction_equal_storing_them_one_by_one() -> None:
+    """store_fetched (a message of several figures) against store_listings in turn: the same rows, even
+    for a listing that two of the figures' searches found; again under the same message id, nothing."""
+    from pipeline.services import prices
+    from pipeline.sources.ebay_listings import parse_item_summary
+    from pipeline.sources.sandbox import catalog, listings_for
+    from pipeline.sources.sandbox.ebay import item_summary
+
+    cat = catalog(42)
+    found = [f for f in cat.minifigs if listings_for(f, DAY)][:3]
+    entries = [CatalogEntry(f.number, f.fig_num, f.name, cat.theme_by_id[f.theme_id].name, f.year, None, None,
+                            "rebrickable") for f in found]
+    with session_scope() as session:
+        ids = upsert_figures(session, entries, NOW).created
+        figures_ = [prices.load_figure(session, i) for i in ids]
+    items = {f.id: [parse_item_summary(item_summary(listing, "EBAY_US", "http://sandbox"))
+                    for listing in listings_for(number.number, DAY)] for f, number in zip(figures_, found)}
+    shared = items[figures_[0].id][0]
+    items[figures_[2].id].append(shared)  # the third figure's search finds one of the first figure's listings
+    fetched = [prices.Fetched(f, prices.browse_query(f, None, "19001"), items[f.id]) for f in figures_]
+
+    def stored() -> tuple[list[tuple], list[tuple]]:  # the observations without their serial id
+        tables = dump("price_observations", "minifigures")
+        return [r[1:] for r in tables["price_observations"]], tables["minifigures"]
+
+    for f in fetched:
+        with session_scope() as session:
+            prices.store_listings(session, f.figure, f.query, f.items, "EBAY_US", NOW)
+    one_by_one = stored()
+    with session_scope() as session:
+        session.execute(text("TRUNCATE price_observations"))
+        session.execute(text("UPDATE minifigures SET last_priced_at = NULL"))
+    message = str(uuid.uuid4())
+    with session_scope() as session:
+        summary = prices.store_fetched(session, fetched, {"x": "refused"}, "EBAY_US", NOW, message, None)
+    assert stored() == one_by_one
+    assert sum(r.times_seen for r in rows("SELECT times_seen FROM price_observations")) == sum(map(len, items.values()))
+    assert set(summary["figures"]) == {str(i) for i in ids} and summary["failed"] == {"x": "refused"}
+    assert [summary["figures"][str(f.figure.id)]["listings"] for f in fetched] == [len(f.items) for f in fetched]
+
+    with session_scope() as session:  # a second delivery, with all its figures stored already
+        again = prices.store_fetched(session, fetched, {}, "EBAY_US", NOW + timedelta(hours=1), message, None)
+    assert stored() == one_by_one
+    assert again["figures"] == summary["figures"] and (again["inserted"], again["updated"]) == (0, 0)

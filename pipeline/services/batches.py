@@ -93,13 +93,13 @@ def member_succeeded(session: Session, message_id: str | None, now: datetime) ->
         )
 
 
-def member_failed(session: Session, message_id: str, error: str, now: datetime) -> bool:
-    """Mark a member failed for good; True only the first time (a redelivered report changes nothing)."""
+def member_failed(session: Session, message_id: str, error: str, now: datetime) -> int:
+    """Mark the message's pending members failed for good: how many (0 when a redelivered report comes)."""
     changed = session.execute(
         update(BatchMember).where(BatchMember.message_id == message_id, BatchMember.status == "pending")
         .values(status="failed", error=error[:2000], finished_at=now).returning(BatchMember.key)
-    ).scalar()
-    return changed is not None
+    ).scalars().all()
+    return len(changed)
 
 
 def batch_of(session: Session, message_id: str) -> str | None:
@@ -138,7 +138,7 @@ def resolve_from_history(session: Session, batch_id: str, now: datetime, max_age
     if batch is None or batch.finished_at is not None:
         return 0
     gone = session.execute(
-        select(BatchMember.message_id, Run.status, Run.error)
+        select(BatchMember.message_id, Run.status, Run.error).distinct()
         .join(Run, Run.message_id == BatchMember.message_id)
         .where(BatchMember.batch_id == batch_id, BatchMember.status == "pending", Run.status.in_(GONE_STATUSES))
     ).all()

@@ -58,6 +58,15 @@ def load_figure(session: Session, minifigure_id: uuid.UUID) -> Figure:
     return Figure(*row)
 
 
+_LOAD_FIGURES = "SELECT id, bricklink_id, rebrickable_id, name, theme FROM minifigures WHERE id = ANY(%s)"
+
+
+def load_figures(session: Session, ids: list[uuid.UUID]) -> tuple[list[Figure], list[uuid.UUID]]:
+    """The figures of `ids` that are in the catalog, in the order given, and the ids that are not."""
+    found = {row[0]: Figure(*row) for row in driver(session).execute(_LOAD_FIGURES, (ids,))}
+    return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
+
+
 def find_figure(session: Session, number: str) -> Figure:
     """The figure with this BrickLink number or Rebrickable id; "sw0001" finds sw0001a if it is the only one."""
     exact = session.scalars(select(Minifigure).where(
@@ -162,6 +171,91 @@ WITH priced AS (UPDATE minifigures SET last_priced_at = %(at)s WHERE id = %(figu
                 WHERE message_id = %(message)s AND status = 'pending')
 UPDATE applied_messages SET result = %(result)s WHERE message_id = %(message)s
 """
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One figure's search, done: what `store_fetched` writes."""
+
+    figure: Figure
+    query: BrowseQuery
+    items: list[ItemSummary]
+
+
+_RECEIPT = ("INSERT INTO applied_messages (message_id, actor, applied_at, result) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT DO NOTHING")
+_RECEIPT_FOR_UPDATE = "SELECT result FROM applied_messages WHERE message_id = %s FOR UPDATE"
+_RECEIPT_RESULT = "UPDATE applied_messages SET result = %s WHERE message_id = %s"
+_FIGURES_PRICED = "UPDATE minifigures SET last_priced_at = %s WHERE id = ANY(%s)"
+_MEMBERS_SUCCEEDED = """
+UPDATE batch_members SET status = 'succeeded', finished_at = %s
+WHERE message_id = %s AND key = ANY(%s) AND status = 'pending'
+"""
+_MEMBERS_FAILED = """
+UPDATE batch_members m SET status = 'failed', error = f.error, finished_at = %s
+FROM unnest(%s::text[], %s::text[]) AS f(key, error)
+WHERE m.message_id = %s AND m.key = f.key AND m.status = 'pending'
+"""
+CHUNK_ACTOR = "fetch_prices_for_minifigures"
+
+
+def chunk_receipt(session: Session, message_id: str | None) -> dict[str, Any]:
+    """What earlier deliveries of this message stored: {"figures": {id: summary}, "failed": {id: error}}."""
+    earlier = receipts.claimed_result(session, message_id) or {}
+    return {"figures": earlier.get("figures", {}), "failed": earlier.get("failed", {})}
+
+
+def store_fetched(session: Session, fetched: list[Fetched], failed: dict[str, str], marketplace: str,
+                  now: datetime, message_id: str | None, condition: Condition | None) -> dict[str, Any]:
+    """Store several figures' searches in this transaction: the observations set-wise, each figure
+    priced, each batch member settled, and the message's receipt merged with what it already held.
+
+    `failed` maps figure ids to the reason they cannot be fetched (not in the catalog, a search
+    eBay refuses): their members fail, and no delivery of this message tries them again. Figures
+    that an earlier delivery of the message stored are skipped (the receipt's row lock makes a
+    concurrent delivery wait): nothing is counted twice. Returns the receipt, merged.
+    """
+    done: dict[str, Any] = {"figures": {}, "failed": {}}
+    if message_id:
+        driver(session).execute(_RECEIPT, (message_id, CHUNK_ACTOR, now, Jsonb(done)))
+        row = driver(session).execute(_RECEIPT_FOR_UPDATE, (message_id,)).fetchone()
+        done = {"figures": {}, "failed": {}, **(row[0] or {})}
+    seen = done["figures"].keys() | done["failed"].keys()
+    fetched = [f for f in fetched if str(f.figure.id) not in seen]
+    failed = {key: error for key, error in failed.items() if key not in seen}
+    rows = {f.figure.id: observation_rows(f.figure, f.items, marketplace, now) for f in fetched}
+    written = [upsert_observations(session, part) for part in _apart(rows)]
+    inserted, updated = sum(w.inserted for w in written), sum(w.updated for w in written)
+    for f in fetched:
+        excluded = Counter(row.excluded_reason for row in rows[f.figure.id] if row.excluded_reason)
+        listings = len(rows[f.figure.id])
+        done["figures"][str(f.figure.id)] = {"query": f.query.q, "observed_on": now.date().isoformat(),
+                                             "listings": listings,
+                                             "included": listings - sum(excluded.values()),
+                                             "excluded": dict(sorted(excluded.items()))}
+    done["failed"].update(failed)
+    conn = driver(session)
+    if fetched:
+        conn.execute(_FIGURES_PRICED, (now, [f.figure.id for f in fetched]))
+    if message_id:
+        conn.execute(_MEMBERS_SUCCEEDED, (now, message_id, [str(f.figure.id) for f in fetched]))
+        if failed:
+            conn.execute(_MEMBERS_FAILED, (now, list(failed), [e[:2000] for e in failed.values()], message_id))
+        conn.execute(_RECEIPT_RESULT, (Jsonb(done), message_id))
+    return {**done, "condition": condition, "inserted": inserted, "updated": updated}
+
+
+def _apart(rows: dict[uuid.UUID, list[ObservationRow]]) -> list[list[ObservationRow]]:
+    """The rows in statements that never repeat a listing: its first sighting in the first, the next in the
+    second... as if each figure were stored in turn (one statement, unless two figures found a listing)."""
+    parts: list[dict[str, ObservationRow]] = []
+    for figure_rows in rows.values():
+        for row in figure_rows:
+            part = next((p for p in parts if row.listing_id not in p), None)
+            if part is None:
+                parts.append(part := {})
+            part[row.listing_id] = row
+    return [list(part.values()) for part in parts]
 
 
 def stalest_figures(session: Session, limit: int) -> list[uuid.UUID]:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-PIPELINE_ACTORS = ("sync_catalog_from_brickset", "fetch_prices_for_minifigure", "fetch_prices_for_set_number",
+PIPELINE_ACTORS = ("sync_catalog_from_brickset", "fetch_prices_for_minifigure", "fetch_prices_for_minifigures",
+                   "fetch_prices_for_set_number",
                    "update_all_prices", "aggregate_daily_snapshots", "aggregate_snapshot_for_minifigure",
                    "cleanup_old_listings", "backfill_snapshots")
 

@@ -213,14 +213,20 @@ def check_history_accounts_for(root_id: str, waiting: tuple[str, ...] = ("check_
 def check_observations_once(day: date) -> int:
     """No listing stored twice for `day`, and sighted exactly as often as the applied fetches saw it.
 
-    Every fetch that committed left a receipt with its listing count: a fetch
-    applied twice (a redelivery that wrote again) shows as extra sightings.
-    Holds when every fetch of the day ran as a message. Returns the day's rows.
+    Every fetch that committed left a receipt with its listing count (a message of
+    several figures, one count a figure): a fetch applied twice (a redelivery that
+    wrote again) shows as extra sightings. Holds when every fetch of the day ran as
+    a message. Returns the day's rows.
     """
     stored = rows("SELECT count(*) AS n, count(DISTINCT (source, listing_id)) AS listings, "
                   "COALESCE(sum(times_seen), 0) AS seen FROM price_observations WHERE observed_on = :d", d=day)[0]
-    fetched = rows("SELECT COALESCE(sum(CAST(result ->> 'listings' AS int)), 0) AS listings FROM applied_messages "
-                   "WHERE actor = 'fetch_prices' AND result ->> 'observed_on' = :d", d=day.isoformat())[0]
+    fetched = rows(
+        "SELECT COALESCE(sum(CAST(result ->> 'listings' AS int)), 0) AS listings FROM applied_messages "
+        "WHERE actor = 'fetch_prices' AND result ->> 'observed_on' = :d "
+        "UNION ALL SELECT COALESCE(sum(CAST(f.value ->> 'listings' AS int)), 0) FROM applied_messages a, "
+        "jsonb_each(a.result -> 'figures') f WHERE a.actor = 'fetch_prices_for_minifigures' "
+        "AND f.value ->> 'observed_on' = :d", d=day.isoformat())
+    fetched_listings = sum(r.listings for r in fetched)
     assert stored.n == stored.listings, f"{stored.n - stored.listings} observations of {day} duplicated"
-    assert stored.seen == fetched.listings, f"{day}: {stored.seen} sightings stored, the fetches saw {fetched.listings}"
+    assert stored.seen == fetched_listings, f"{day}: {stored.seen} sightings stored, the fetches saw {fetched_listings}"
     return stored.n
