@@ -92,6 +92,7 @@ class Run:
         self.sql("UPDATE minifigures SET last_priced_at = NULL")
         self.sql("VACUUM ANALYZE")
         self.sql("CHECKPOINT")
+        os.sync()  # the checkpoint's pages on disk now, not in the middle of the next run's commits
         self.sandbox_call("POST", "/reset")
         if self.latency_s:  # every search answered that much later, as a remote API would
             self.sandbox_call("POST", "/faults", service="ebay", kind="slow", count=None, delay_s=self.latency_s,

@@ -159,6 +159,9 @@ def _listing_day(header: str | None) -> date:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's backlog is 5: a burst of new connections (a worker's threads starting
+    # together) overflowed it, and each SYN dropped waited a second for its retransmission.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sandbox: SandboxServer) -> None:
         self.sandbox = sandbox
