@@ -84,7 +84,8 @@ def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[
     """Record the batch, then send its group (after the commit); a redelivery sends nothing twice.
 
     With `per_message` 0, one message a key: `message_for(key)`. Otherwise the keys go in order,
-    `per_message` to a message: `message_for(keys)`; each key stays a member of its own.
+    at most `per_message` to a message, in as few messages as that allows, as evenly as can be
+    (50 keys at 20 a message: 17, 17 and 16): `message_for(keys)`. Each key stays a member of its own.
     """
     if not keys:
         return {"batch_id": None, "kind": kind, "total": 0}
@@ -93,8 +94,9 @@ def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[
     def message(chunk: list[str]) -> Message[Any]:
         return message_for(chunk) if per_message else message_for(*chunk)
 
-    step = per_message or 1
-    planned = {m.message_id: m for m in (message(keys[i:i + step]) for i in range(0, len(keys), step))}
+    count = -(-len(keys) // (per_message or 1))  # as few messages as fit, then as even as can be
+    planned = {m.message_id: m for m in (message(keys[len(keys) * i // count:len(keys) * (i + 1) // count])
+                                         for i in range(count))}
     members = [(key, m.message_id) for m in planned.values() for key in _keys(m, per_message)]
     with session_scope() as session:
         state = batches.start(session, batch_id, kind, day, members, now)

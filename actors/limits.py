@@ -15,12 +15,13 @@ Retry-After, becomes `Deferred` too (see `deferring`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -93,10 +94,37 @@ class BucketQuota:
     def __init__(self, backend: RedisBackend, key: str, *, limit: int, bucket_ms: int) -> None:
         self.backend, self.key, self.limit, self.bucket_ms = backend, key, limit, bucket_ms
 
-    def take(self) -> bool:
-        """One call from this bucket; False if the bucket's calls are spent."""
+    def bucket(self) -> str:
         now = int(time.time() * 1000)
-        return self.backend.incr(f"{self.key}@{now - now % self.bucket_ms}", 1, self.limit, self.bucket_ms)
+        return f"{self.key}@{now - now % self.bucket_ms}"
+
+    def take(self, calls: int = 1, bucket: str | None = None) -> bool:
+        """`calls` calls from this bucket (or the one named); False, taking none, if fewer are left."""
+        return self.backend.incr(bucket or self.bucket(), calls, self.limit, self.bucket_ms)
+
+    def give_back(self, bucket: str, calls: int) -> None:
+        """Return calls taken from `bucket` and not made (nothing, if the bucket is gone)."""
+        self.backend.decr(bucket, calls, 0, self.bucket_ms)
+
+
+class Prepaid:
+    """Calls taken ahead from one bucket, drawn on by the threads of one message."""
+
+    def __init__(self, bucket: str, calls: int) -> None:
+        self.bucket, self._left, self._lock = bucket, calls, threading.Lock()
+
+    def draw(self) -> bool:
+        with self._lock:
+            if self._left <= 0:
+                return False
+            self._left -= 1
+            return True
+
+    def close(self) -> int:
+        """No more drawing; the calls left."""
+        with self._lock:
+            left, self._left = self._left, 0
+            return left
 
 
 class Quotas:
@@ -108,6 +136,36 @@ class Quotas:
         self.ebay = BucketQuota(backend, f"{namespace}:quota:ebay-browse", limit=ebay_daily, bucket_ms=DAY_MS)
         self.rebrickable = BucketQuota(backend, f"{namespace}:rate:rebrickable", limit=1, bucket_ms=SECOND_MS)
         self._sleep = sleep
+        self._prepaid = threading.local()  # the eBay calls taken ahead that this thread's requests draw on
+
+    @contextlib.contextmanager
+    def prepaid_ebay(self, calls: int) -> Iterator[Prepaid]:
+        """Take `calls` eBay calls at once for a message's searches: one round trip to Redis, not one a
+        request. The calls not made go back at the end. Requests draw on them in this thread, and in
+        the threads that run the message's searches (`drawing_on`).
+
+        When fewer are left, nothing is taken ahead and each request takes its own, as without.
+        A process killed meanwhile does not give its calls back: the day's count is then high
+        by at most `calls`.
+        """
+        bucket = self.ebay.bucket()
+        prepaid = Prepaid(bucket, calls if calls > 0 and self.ebay.take(calls, bucket) else 0)
+        try:
+            with self.drawing_on(prepaid):
+                yield prepaid
+        finally:
+            left = prepaid.close()
+            if left:
+                self.ebay.give_back(bucket, left)
+
+    @contextlib.contextmanager
+    def drawing_on(self, prepaid: Prepaid) -> Iterator[None]:
+        """This thread's eBay requests draw on `prepaid` meanwhile."""
+        self._prepaid.ebay = prepaid
+        try:
+            yield
+        finally:
+            self._prepaid.ebay = None
 
     def before_request(self, service: str) -> None:
         if service == "ebay":
@@ -116,6 +174,9 @@ class Quotas:
             self._paced()
 
     def _daily(self) -> None:
+        prepaid = getattr(self._prepaid, "ebay", None)
+        if prepaid is not None and prepaid.bucket == self.ebay.bucket() and prepaid.draw():  # not yesterday's
+            return
         if not self.ebay.take():
             raise Deferred(f"eBay Browse: the daily quota of {self.ebay_daily} calls, shared by all "
                            "workers, is spent", seconds_to_next_utc_day(datetime.now(UTC)))

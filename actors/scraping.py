@@ -10,8 +10,12 @@ retry, then dead-letter.
 
 from __future__ import annotations
 
+import os
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from actors.arguments import argument_check
 from actors.batches import current_message_id, fan_out
-from actors.limits import catalog_client, deferring, ebay_client
+from actors.limits import Prepaid, catalog_client, deferring, ebay_client, quotas
 from actors.processing import aggregate_snapshot_for_minifigure
 from pipeline.db import session_scope
 from pipeline.errors import InvalidInput
@@ -127,13 +131,13 @@ def _fetch(find: Callable[[Session], Figure], condition: Condition | None) -> di
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, time_limit=20 * 60_000, throws=THROWS)
 @deferring
 def fetch_prices_for_minifigures(minifigure_ids: list[str], condition: str | None = None) -> dict[str, Any]:
-    """Several figures in one message (a price batch's members): each searched in turn, all stored in
-    one transaction, set-wise.
+    """Several figures in one message (a price batch's members): searched several at a time on the
+    process's search threads, all stored in one transaction, set-wise.
 
     A figure that cannot be fetched (not in the catalog, a search eBay refuses) fails alone: its batch
     member fails with the reason, and the others go on. A transient error, or a spent quota, stops the
-    searching: what was fetched is stored, then the error retries (or defers) the message, whose next
-    delivery searches only the figures not stored yet.
+    searches that have not begun: what was fetched is stored, then the error retries (or defers) the
+    message, whose next delivery searches only the figures not stored yet.
     """
     ids, wanted = figures_arguments(minifigure_ids, condition)
     settings, message_id = get_settings(), current_message_id()
@@ -142,17 +146,10 @@ def fetch_prices_for_minifigures(minifigure_ids: list[str], condition: str | Non
         earlier = prices.chunk_receipt(session, message_id)
     seen = earlier["figures"].keys() | earlier["failed"].keys()
     failed = {str(i): f"minifigure_id {i} is not in the catalog" for i in unknown if str(i) not in seen}
-    fetched: list[prices.Fetched] = []
-    stopped: Exception | None = None
-    for figure in (f for f in figures if str(f.id) not in seen):
-        query = prices.browse_query(figure, wanted, settings.ebay_category_id)
-        try:
-            fetched.append(prices.Fetched(figure, query, prices.search_listings(ebay_client(), query)))
-        except PermanentSourceError as exc:
-            failed[str(figure.id)] = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001  (stored what is fetched first; raised below)
-            stopped = exc
-            break
+    todo = [f for f in figures if str(f.id) not in seen]
+    with quotas().prepaid_ebay(len(todo)) as prepaid:  # a call each, most likely: one page of up to 200 listings
+        fetched, refused, stopped = search_figures(todo, wanted, settings.ebay_category_id, prepaid)
+    failed.update(refused)
     if fetched or failed:
         with session_scope() as session:
             summary = prices.store_fetched(session, fetched, failed, settings.ebay_marketplace_id, utcnow(),
@@ -162,6 +159,65 @@ def fetch_prices_for_minifigures(minifigure_ids: list[str], condition: str | Non
     if stopped is not None:
         raise stopped
     return summary
+
+
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None  # with its process id: a forked child makes its own
+
+
+def search_pool() -> ThreadPoolExecutor:
+    """This process's search threads (FETCH_SEARCH_THREADS), shared by its messages; each keeps its client."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = os.getpid(), ThreadPoolExecutor(get_settings().fetch_search_threads, "ebay-search")
+        return _pool[1]
+
+
+def search_figures(figures: list[Figure], condition: Condition | None, category_id: str,
+                   prepaid: Prepaid) -> tuple[list[prices.Fetched], dict[str, str], Exception | None]:
+    """Each figure's search, several at a time on the search threads: what was fetched (in the figures'
+    order), the figures eBay refused for good (with the reason), and the transient error that stopped
+    the rest, if one did (the searches already under way finish; the others do not start).
+    """
+    stop = threading.Event()
+
+    def search(figure: Figure) -> prices.Fetched | None:
+        if stop.is_set():
+            return None
+        query = prices.browse_query(figure, condition, category_id)
+        with quotas().drawing_on(prepaid):
+            try:
+                return prices.Fetched(figure, query, prices.search_listings(ebay_client(), query))
+            except PermanentSourceError:
+                raise
+            except BaseException:
+                stop.set()
+                raise
+
+    futures = [search_pool().submit(search, figure) for figure in figures]
+    fetched: list[prices.Fetched] = []
+    refused: dict[str, str] = {}
+    stopped: Exception | None = None
+    for figure, future in zip(figures, futures):
+        try:
+            found = _outcome(future)
+        except PermanentSourceError as exc:
+            refused[str(figure.id)] = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001  (the caller stores what was fetched, then raises it)
+            stopped = stopped or exc
+        else:
+            if found is not None:
+                fetched.append(found)
+    return fetched, refused, stopped
+
+
+def _outcome(future: Future[prices.Fetched | None]) -> prices.Fetched | None:
+    while True:  # short waits: the actor's time limit can interrupt this thread between them
+        try:
+            return future.result(timeout=0.5)
+        except FutureTimeout:
+            continue
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=3, time_limit=2 * 60_000, throws=THROWS)

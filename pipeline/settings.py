@@ -9,7 +9,7 @@ from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-MAX_FIGURES_PER_MESSAGE = 100  # a price batch's message: its searches run one after another
+MAX_FIGURES_PER_MESSAGE = 100  # a price batch's message: all its figures are stored in one transaction
 
 
 class SettingsError(SystemExit):
@@ -43,8 +43,10 @@ class Settings(BaseSettings):
     ebay_marketplace_id: str = Field(default="EBAY_US", pattern=r"^EBAY_[A-Z_]{2,11}$")
     ebay_category_id: str = "19001"
     ebay_daily_quota: int = Field(default=5000, gt=0)
-    # figures a price batch's message carries: its searches in turn, its writes in one transaction
-    fetch_figures_per_message: int = Field(default=10, ge=1, le=MAX_FIGURES_PER_MESSAGE)
+    # figures a price batch's message carries at most (as few messages as fit, evenly filled)
+    fetch_figures_per_message: int = Field(default=25, ge=1, le=MAX_FIGURES_PER_MESSAGE)
+    # threads of a worker process that run those searches, for all its messages together
+    fetch_search_threads: int = Field(default=8, ge=1, le=64)
     bricklink_api_base: AnyUrl = AnyUrl("https://api.bricklink.com/api/store/v1")
     bricklink_consumer_key: str | None = None
     bricklink_consumer_secret: SecretStr | None = None

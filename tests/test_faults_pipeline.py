@@ -164,9 +164,9 @@ def test_a_sandbox_failing_30_percent_of_requests_still_finishes_every_message(
     sandbox.inject("ebay", "expire_token", count=None, path_contains=search_of(doomed))
     sandbox.inject("ebay", "503", count=4, path_contains=search_of(stubborn))
     sandbox.inject("ebay", "503", count=None, probability=0.3)  # tokens and searches alike
-    # One thread: an expired token hurts no other fetch. Three figures a message: the doomed and the
+    # One thread, one search thread: an expired token hurts no other fetch. Three figures a message: the doomed and the
     # stubborn figure (the first two by id, so the first two picked) share one, with a third.
-    with sandbox_worker(sandbox, tmp_path / "worker.log", FETCH_FIGURES_PER_MESSAGE="3"):
+    with sandbox_worker(sandbox, tmp_path / "worker.log", FETCH_FIGURES_PER_MESSAGE="3", FETCH_SEARCH_THREADS="1"):
         message = update_all_prices.send(batch_size=len(figures))
         batch = message.message_id
         sender = finished_batch(batch)

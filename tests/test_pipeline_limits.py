@@ -91,6 +91,36 @@ def test_rebrickable_pace_is_one_request_a_second_for_everyone() -> None:
     assert time.monotonic() - started > 2.0  # four requests need four distinct seconds
 
 
+def test_ebay_calls_taken_ahead_count_at_once_and_those_not_made_go_back() -> None:
+    import actors
+    from actors.limits import Quotas
+
+    quotas = Quotas(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}-{uuid.uuid4().hex[:6]}", 10)
+    redis, key = actors.stack.rate_limits.client, quotas.ebay.bucket()
+
+    def count() -> int:
+        return int(redis.get(key) or 0)
+
+    with quotas.prepaid_ebay(4):
+        assert count() == 4  # taken in one go
+        for _ in range(3):
+            quotas.before_request("ebay")
+        assert count() == 4
+        other = threading.Thread(target=quotas.before_request, args=("ebay",))  # another thread pays its own
+        other.start()
+        other.join()
+        assert count() == 5
+    assert count() == 4  # the call not made went back
+
+    with quotas.prepaid_ebay(7):  # more than the 6 left: nothing ahead, each request takes its own
+        assert count() == 4
+        for _ in range(6):
+            quotas.before_request("ebay")
+        with pytest.raises(Deferred, match="daily quota of 10 calls"):
+            quotas.before_request("ebay")
+    assert count() == 10
+
+
 def test_a_bucket_gives_exactly_its_limit_to_threads_racing_for_it() -> None:
     import actors
     from actors.limits import BucketQuota
