@@ -199,16 +199,20 @@ def search_figures(figures: list[Figure], condition: Condition | None, category_
     fetched: list[prices.Fetched] = []
     refused: dict[str, str] = {}
     stopped: Exception | None = None
-    for figure, future in zip(figures, futures):
-        try:
-            found = _outcome(future)
-        except PermanentSourceError as exc:
-            refused[str(figure.id)] = f"{type(exc).__name__}: {exc}"
-        except Exception as exc:  # noqa: BLE001  (the caller stores what was fetched, then raises it)
-            stopped = stopped or exc
-        else:
-            if found is not None:
-                fetched.append(found)
+    try:
+        for figure, future in zip(figures, futures):
+            try:
+                found = _outcome(future)
+            except PermanentSourceError as exc:
+                refused[str(figure.id)] = f"{type(exc).__name__}: {exc}"
+            except Exception as exc:  # noqa: BLE001  (the caller stores what was fetched, then raises it)
+                stopped = stopped or exc
+            else:
+                if found is not None:
+                    fetched.append(found)
+    except BaseException:  # the time limit, a shutdown: the searches not begun are not wanted any more
+        stop.set()
+        raise
     return fetched, refused, stopped
 
 

@@ -15,9 +15,12 @@ are emptied, so every run starts from the same rows. One side's workers run at
 a time, started and ready (consuming) before the clock starts.
 
 - system: `dramatiq actors`, 2 processes x 8 threads, the full middleware
-  stack. The clock runs from `update_all_prices.send(batch_size=N)` to the
-  commit of the day's snapshots: the group of N `fetch_prices_for_minifigure`,
-  then `finish_batch`, its completion callback, which aggregates them.
+  stack, default settings. The clock runs from `update_all_prices.send(batch_size=N)`
+  to the commit of the day's snapshots: the group of `fetch_prices_for_minifigures`
+  messages (FETCH_FIGURES_PER_MESSAGE figures at most in each, searched on
+  FETCH_SEARCH_THREADS threads per process), then `finish_batch`, its
+  completion callback, which aggregates them. Set either in the environment to
+  measure another shape.
 - Celery: `bench/celery_app.py` on the same RabbitMQ (its own vhost), results
   and chord counters in Redis; `update_all_prices.delay(N)` to the commit of its
   chord callback's snapshots. Twice: the prefork pool with 16 processes (as
