@@ -175,3 +175,36 @@ def test_several_figures_stored_in_one_transaction_equal_storing_them_one_by_one
         again = prices.store_fetched(session, fetched, {}, "EBAY_US", NOW + timedelta(hours=1), message, None)
     assert stored() == one_by_one
     assert again["figures"] == summary["figures"] and (again["inserted"], again["updated"]) == (0, 0)
+
+
+def test_two_transactions_upserting_shared_listings_in_opposite_orders_wait_rather_than_deadlock() -> None:
+    """A holds L1 and will want L2; B upserts L2 then L1. Written in the order given, B would take L2
+    and wait for L1, and A's L2 would close the cycle: PostgreSQL would abort one with a deadlock."""
+    import threading
+
+    import psycopg
+
+    (figure,) = figures("Shared")
+    errors: list[BaseException] = []
+    with session_scope() as a:
+        upsert_observations(a, [row(figure, "L1", "10.00")])  # A holds L1 until it commits
+
+        def b() -> None:
+            try:
+                with session_scope() as session:
+                    upsert_observations(session, [row(figure, "L2", "11.00"), row(figure, "L1", "12.00")])
+            except psycopg.Error as exc:
+                errors.append(exc)
+            except Exception as exc:  # noqa: BLE001  (SQLAlchemy wraps the driver's error)
+                errors.append(exc)
+
+        other = threading.Thread(target=b)
+        other.start()
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while not rows("SELECT 1 FROM pg_locks WHERE NOT granted") and datetime.now(UTC) < deadline:
+            pass  # until B waits for A
+        upsert_observations(a, [row(figure, "L2", "13.00")])
+    other.join(timeout=30)
+    assert not errors, errors
+    assert {(r.listing_id, r.times_seen) for r in rows("SELECT listing_id, times_seen FROM price_observations")} == {
+        ("L1", 2), ("L2", 2)}

@@ -56,6 +56,9 @@ TRUNCATE observation_stage
 """
 _COPY = f"COPY observation_stage ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
 
+# Rows are written in the order of their key, in every transaction: two messages whose
+# figures share listings then lock them in the same order and wait for each other, where
+# in the order of their searches they deadlocked.
 # The listing's own facts take the latest sighting. The figure it counts for stays
 # the first one's, unless that figure excluded it and this one includes it (a
 # "wrong figure" listing found again by the search for the figure it really shows),
@@ -71,6 +74,7 @@ WITH written AS (
         string_to_array(r.buying_options, ','), r.bid_count, r.seller, r.url, r.excluded_reason,
         r.seen_at, r.seen_at, 1
     FROM observation_stage r
+    ORDER BY r.source, r.listing_id, r.observed_on
     ON CONFLICT (source, listing_id, observed_on) DO UPDATE SET
         minifigure_id = CASE WHEN o.excluded_reason IS NOT NULL AND EXCLUDED.excluded_reason IS NULL
                              THEN EXCLUDED.minifigure_id ELSE o.minifigure_id END,
