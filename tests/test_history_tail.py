@@ -10,8 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
-from pipeline.history import HistoryWriter, RunEvent
-from pipeline.history_tail import HistoryTail
+from pipeline.history import HistoryWriter, RunEvent, spool_key
+from pipeline.history_tail import HistoryTail, sidecar_running
 from pipeline.models import Run
 from tests.support.proxy import TcpProxy
 from tests.support.worker import ROOT, start_worker, stop_worker, wait_for
@@ -161,7 +161,8 @@ def test_one_sidecar_writes_for_a_host_and_database_and_another_waits(tmp_path: 
     first_stop, second_stop = threading.Event(), threading.Event()
     first = threading.Thread(target=HistoryTail(DSN, tmp_path).run, args=(first_stop,))
     first.start()
-    wait_for(lambda: list(tmp_path.glob("sidecar-*.lock")), what="the first sidecar's lock")
+    # Held, not only created: the file exists a moment before its lock is taken.
+    wait_for(lambda: sidecar_running(tmp_path, spool_key(DSN)), what="the first sidecar to hold its lock")
     second_tail = HistoryTail(DSN, tmp_path)
     second = threading.Thread(target=second_tail.run, args=(second_stop,))
     # flock locks belong to open files, so two threads of one process exclude each other too.
