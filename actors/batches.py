@@ -79,25 +79,21 @@ def report_outcome(outcome: Outcome) -> None:
                      data={"failures": outcome.failures} if outcome.failures else None))
 
 
-def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[..., Message[Any]],
-            now: datetime, per_message: int = 0) -> dict[str, Any]:
+def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[[list[str]], Message[Any]],
+            now: datetime, per_message: int = 1) -> dict[str, Any]:
     """Record the batch, then send its group (after the commit); a redelivery sends nothing twice.
 
-    With `per_message` 0, one message a key: `message_for(key)`. Otherwise the keys go in order,
-    at most `per_message` to a message, in as few messages as that allows, as evenly as can be
-    (50 keys at 20 a message: 17, 17 and 16): `message_for(keys)`. Each key stays a member of its own.
+    The keys go in order, at most `per_message` to a message, in as few messages as that allows,
+    as evenly as can be (50 keys at 20 a message: 17, 17 and 16): `message_for(keys)`. Each key
+    stays a member of its own.
     """
     if not keys:
         return {"batch_id": None, "kind": kind, "total": 0}
     batch_id = current_message_id() or str(uuid.uuid4())
-
-    def message(chunk: list[str]) -> Message[Any]:
-        return message_for(chunk) if per_message else message_for(*chunk)
-
-    count = -(-len(keys) // (per_message or 1))  # as few messages as fit, then as even as can be
-    planned = {m.message_id: m for m in (message(keys[len(keys) * i // count:len(keys) * (i + 1) // count])
-                                         for i in range(count))}
-    members = [(key, m.message_id) for m in planned.values() for key in _keys(m, per_message)]
+    count = -(-len(keys) // per_message)
+    planned = {(m := message_for(chunk)).message_id: (m, chunk)
+               for chunk in (keys[len(keys) * i // count:len(keys) * (i + 1) // count] for i in range(count))}
+    members = [(key, message_id) for message_id, (_, chunk) in planned.items() for key in chunk]
     with session_scope() as session:
         state = batches.start(session, batch_id, kind, day, members, now)
     summary = {"batch_id": batch_id, "kind": kind, "total": state.total}
@@ -107,8 +103,8 @@ def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[
     for key, message_id in sorted(state.members.items()):
         chunks.setdefault(message_id, []).append(key)
     order = [*(m for m in planned if m in chunks), *(m for m in chunks if m not in planned)]  # stalest first
-    group = dramatiq.group([(planned.get(message_id) or message(chunks[message_id])).copy(
-        message_id=message_id, options={"batch_id": batch_id}) for message_id in order])
+    group = dramatiq.group([(planned[message_id][0] if message_id in planned else message_for(chunks[message_id]))
+                            .copy(message_id=message_id, options={"batch_id": batch_id}) for message_id in order])
     report_progress(Progress(batch_id, 0, state.total))
     group.add_completion_callback(finish_batch.message(batch_id))
     run_group(group)  # one transaction for every member, not a confirmation each
@@ -116,10 +112,6 @@ def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[
     with session_scope() as session:
         batches.mark_sent(session, batch_id, utcnow())
     return summary
-
-
-def _keys(message: Message[Any], per_message: int) -> list[str]:
-    return list(message.args[0]) if per_message else [message.args[0]]
 
 
 def _close(outcome: Outcome | None, batch_id: str) -> dict[str, Any]:

@@ -92,5 +92,6 @@ def backfill_snapshots(start_date: str, end_date: str) -> dict[str, Any]:
     """A group of per-day aggregations, start to end included (at most 366 days); progress in its run history."""
     now = utcnow()
     days = backfill_arguments(start_date, end_date)
-    summary = fan_out("backfill", None, [d.isoformat() for d in days], aggregate_daily_snapshots.message, now)
+    summary = fan_out("backfill", None, [d.isoformat() for d in days],
+                      lambda chunk: aggregate_daily_snapshots.message(*chunk), now)
     return {**summary, "start_date": days[0].isoformat(), "end_date": days[-1].isoformat()}

@@ -88,9 +88,10 @@ def sync_catalog_from_brickset(theme: str | None = None, year: int | None = None
     found = catalog.collect(catalog_client(), *wanted)
     with session_scope() as session:
         summary, created = catalog.store(session, found, now)
+    settings = get_settings()
     batch = fan_out("prices", now.date(), [str(i) for i in created], fetch_prices_for_minifigures.message, now,
-                    per_message=get_settings().fetch_figures_per_message)
-    return {"source": get_settings().catalog_source, "theme": wanted[0], "year": wanted[1], **summary,
+                    per_message=settings.fetch_figures_per_message)
+    return {"source": settings.catalog_source, "theme": wanted[0], "year": wanted[1], **summary,
             "prices_batch": batch["batch_id"]}
 
 
