@@ -36,10 +36,8 @@ def compile_all(*patterns: str) -> Signs:
     return Signs(patterns)
 
 
-def matches_any(patterns: Iterable[re.Pattern[str]], text: str) -> bool:
-    if isinstance(patterns, Signs):
-        return patterns.union.search(text) is not None
-    return any(pattern.search(text) for pattern in patterns)
+def matches_any(signs: Signs, text: str) -> bool:
+    return signs.union.search(text) is not None
 
 
 # A count of 2..99 standing alone ("75218 x-wing" is a set number, "4.5 cm" a size),

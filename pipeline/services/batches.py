@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from pipeline.db import driver
 from pipeline.models import Batch, BatchMember, Run
 from pipeline.sql import snapshots
 
@@ -100,6 +101,27 @@ def member_failed(session: Session, message_id: str, error: str, now: datetime) 
         .values(status="failed", error=error[:2000], finished_at=now).returning(BatchMember.key)
     ).scalars().all()
     return len(changed)
+
+
+_KEYS_SUCCEEDED = """
+UPDATE batch_members SET status = 'succeeded', finished_at = %s
+WHERE message_id = %s AND key = ANY(%s) AND status = 'pending'
+"""
+_KEYS_FAILED = """
+UPDATE batch_members m SET status = 'failed', error = f.error, finished_at = %s
+FROM unnest(%s::text[], %s::text[]) AS f(key, error)
+WHERE m.message_id = %s AND m.key = f.key AND m.status = 'pending'
+"""
+
+
+def keys_settled(session: Session, message_id: str, succeeded: list[str], failed: dict[str, str],
+                 now: datetime) -> None:
+    """Settle some of a message's members (a message of several keys): these succeeded, those failed
+    for good, each with its reason; a no-op for keys that are not pending members of it."""
+    if succeeded:
+        driver(session).execute(_KEYS_SUCCEEDED, (now, message_id, succeeded))
+    if failed:
+        driver(session).execute(_KEYS_FAILED, (now, list(failed), [e[:2000] for e in failed.values()], message_id))
 
 
 def batch_of(session: Session, message_id: str) -> str | None:

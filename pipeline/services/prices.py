@@ -21,7 +21,7 @@ from pipeline.db import driver
 from pipeline.errors import InvalidInput
 from pipeline.models import Minifigure
 from pipeline.quality import Condition, FigureFacts, ListingFacts, classify_listing, parse_figure_number
-from pipeline.services import receipts
+from pipeline.services import batches, receipts
 from pipeline.sources.conditions import browse_condition_ids
 from pipeline.sources.ebay import BrowseQuery, EbayClient, ItemSummary
 from pipeline.sql.observations import ObservationRow, mark_priced, upsert_observations
@@ -147,19 +147,22 @@ def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: 
         return earlier
     rows = observation_rows(figure, items, marketplace, now)
     written = upsert_observations(session, rows)
-    excluded = Counter(row.excluded_reason for row in rows if row.excluded_reason)
-    summary = {
-        "minifigure_id": str(figure.id), "query": query.q, "condition": condition,
-        "observed_on": now.date().isoformat(),
-        "listings": len(rows), "included": len(rows) - sum(excluded.values()), "excluded": dict(sorted(excluded.items())),
-        "inserted": written.inserted, "updated": written.updated,
-    }
+    summary = {"minifigure_id": str(figure.id), "query": query.q, "condition": condition,
+               "observed_on": now.date().isoformat(), **_counts(rows),
+               "inserted": written.inserted, "updated": written.updated}
     if message_id:
         driver(session).execute(_FETCHED, {"at": now, "figure": figure.id, "message": message_id,
                                            "result": Jsonb(summary)})
     else:
-        mark_priced(session, figure.id, now)
+        mark_priced(session, [figure.id], now)
     return summary
+
+
+def _counts(rows: list[ObservationRow]) -> dict[str, Any]:
+    """A figure's listings, those included, and the excluded ones by reason."""
+    excluded = Counter(row.excluded_reason for row in rows if row.excluded_reason)
+    return {"listings": len(rows), "included": len(rows) - sum(excluded.values()),
+            "excluded": dict(sorted(excluded.items()))}
 
 
 # The end of a fetch in one statement: the figure is priced, its batch member (if the
@@ -182,20 +185,6 @@ class Fetched:
     items: list[ItemSummary]
 
 
-_RECEIPT = ("INSERT INTO applied_messages (message_id, actor, applied_at, result) VALUES (%s, %s, %s, %s) "
-            "ON CONFLICT DO NOTHING")
-_RECEIPT_FOR_UPDATE = "SELECT result FROM applied_messages WHERE message_id = %s FOR UPDATE"
-_RECEIPT_RESULT = "UPDATE applied_messages SET result = %s WHERE message_id = %s"
-_FIGURES_PRICED = "UPDATE minifigures SET last_priced_at = %s WHERE id = ANY(%s)"
-_MEMBERS_SUCCEEDED = """
-UPDATE batch_members SET status = 'succeeded', finished_at = %s
-WHERE message_id = %s AND key = ANY(%s) AND status = 'pending'
-"""
-_MEMBERS_FAILED = """
-UPDATE batch_members m SET status = 'failed', error = f.error, finished_at = %s
-FROM unnest(%s::text[], %s::text[]) AS f(key, error)
-WHERE m.message_id = %s AND m.key = f.key AND m.status = 'pending'
-"""
 CHUNK_ACTOR = "fetch_prices_for_minifigures"
 
 
@@ -215,11 +204,8 @@ def store_fetched(session: Session, fetched: list[Fetched], failed: dict[str, st
     that an earlier delivery of the message stored are skipped (the receipt's row lock makes a
     concurrent delivery wait): nothing is counted twice. Returns the receipt, merged.
     """
-    done: dict[str, Any] = {"figures": {}, "failed": {}}
-    if message_id:
-        driver(session).execute(_RECEIPT, (message_id, CHUNK_ACTOR, now, Jsonb(done)))
-        row = driver(session).execute(_RECEIPT_FOR_UPDATE, (message_id,)).fetchone()
-        done = {"figures": {}, "failed": {}, **(row[0] or {})}
+    done: dict[str, Any] = {"figures": {}, "failed": {},
+                            **(receipts.held(session, message_id, CHUNK_ACTOR, now) if message_id else {})}
     seen = done["figures"].keys() | done["failed"].keys()
     fetched = [f for f in fetched if str(f.figure.id) not in seen]
     failed = {key: error for key, error in failed.items() if key not in seen}
@@ -227,21 +213,14 @@ def store_fetched(session: Session, fetched: list[Fetched], failed: dict[str, st
     written = [upsert_observations(session, part) for part in _apart(rows)]
     inserted, updated = sum(w.inserted for w in written), sum(w.updated for w in written)
     for f in fetched:
-        excluded = Counter(row.excluded_reason for row in rows[f.figure.id] if row.excluded_reason)
-        listings = len(rows[f.figure.id])
         done["figures"][str(f.figure.id)] = {"query": f.query.q, "observed_on": now.date().isoformat(),
-                                             "listings": listings,
-                                             "included": listings - sum(excluded.values()),
-                                             "excluded": dict(sorted(excluded.items()))}
+                                             **_counts(rows[f.figure.id])}
     done["failed"].update(failed)
-    conn = driver(session)
     if fetched:
-        conn.execute(_FIGURES_PRICED, (now, [f.figure.id for f in fetched]))
+        mark_priced(session, [f.figure.id for f in fetched], now)
     if message_id:
-        conn.execute(_MEMBERS_SUCCEEDED, (now, message_id, [str(f.figure.id) for f in fetched]))
-        if failed:
-            conn.execute(_MEMBERS_FAILED, (now, list(failed), [e[:2000] for e in failed.values()], message_id))
-        conn.execute(_RECEIPT_RESULT, (Jsonb(done), message_id))
+        batches.keys_settled(session, message_id, [str(f.figure.id) for f in fetched], failed, now)
+        receipts.record(session, message_id, done)
     return {**done, "condition": condition, "inserted": inserted, "updated": updated}
 
 

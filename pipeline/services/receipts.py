@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from psycopg.types.json import Jsonb
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,22 @@ def claimed_result(session: Session, message_id: str | None) -> dict[str, Any] |
         return None
     row = driver(session).execute(_RESULT, (message_id,)).fetchone()
     return None if row is None else {**(row[0] or {}), "redelivered": True}
+
+
+_LOCK = "SELECT result FROM applied_messages WHERE message_id = %s FOR UPDATE"
+_SET_RESULT = "UPDATE applied_messages SET result = %s WHERE message_id = %s"
+
+
+def held(session: Session, message_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    """The message's receipt, made if there is none and locked until this transaction ends: what earlier
+    deliveries recorded in it ({} at first). A concurrent delivery waits here for this one to commit."""
+    driver(session).execute(_CLAIM, (message_id, actor, now))
+    row = driver(session).execute(_LOCK, (message_id,)).fetchone()
+    return row[0] or {}
+
+
+def record(session: Session, message_id: str, result: dict[str, Any]) -> None:
+    driver(session).execute(_SET_RESULT, (Jsonb(result), message_id))
 
 
 def forget_before(session: Session, before: datetime) -> int:

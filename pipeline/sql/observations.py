@@ -114,8 +114,8 @@ def upsert_observations(session: Session, rows: list[ObservationRow]) -> Upserte
     return Upserted(inserted, total - inserted)
 
 
-def mark_priced(session: Session, minifigure_id: uuid.UUID, at: datetime) -> None:
-    session.execute(text("UPDATE minifigures SET last_priced_at = :at WHERE id = :id"), {"at": at, "id": minifigure_id})
+def mark_priced(session: Session, minifigure_ids: list[uuid.UUID], at: datetime) -> None:
+    driver(session).execute("UPDATE minifigures SET last_priced_at = %s WHERE id = ANY(%s)", (at, minifigure_ids))
 
 
 def oldest_day(session: Session) -> date | None:
