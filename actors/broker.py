@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 import dramatiq
-import redis
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -29,6 +28,7 @@ from actors.recycle import Recycle, put_this_python_first_on_path
 from actors.retries import PolicyRetries
 from actors.workers import Heartbeats, StartupChecks
 from pipeline.history import HistoryWriter
+from pipeline.redis_clients import redis_client
 from pipeline.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,9 @@ class Stack:
         ns = settings.redis_namespace
         # No socket timeout: `get_result(block=True, timeout=...)` waits in Redis (BRPOPLPUSH)
         # for as long as asked, and redis-py 8's default of 5 s would cut any longer wait.
-        results_client = redis.Redis.from_url(settings.redis_url, socket_timeout=None, socket_keepalive=True)
+        results_client = redis_client(settings.redis_url, socket_timeout=None, socket_keepalive=True)
         self.results = ResultRedisBackend(client=results_client, namespace=f"{ns}-results")
-        self.rate_limits = ScriptedRedisBackend(url=settings.redis_url)  # quotas and group barriers
+        self.rate_limits = ScriptedRedisBackend(client=redis_client(settings.redis_url))  # quotas and group barriers
         self.namespace = ns  # prefix for our own limiter keys
         self.writer = HistoryWriter(settings.database_url, spool_dir=Path(settings.history_spool_dir))
         self.history = RunHistory(self.writer)

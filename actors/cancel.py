@@ -23,6 +23,8 @@ from typing import Any
 import redis
 from dramatiq.middleware import Middleware, SkipMessage
 
+from pipeline.redis_clients import redis_client
+
 logger = logging.getLogger(__name__)
 
 # Longer than a message can wait: the dead-letter TTL is 7 days, the age limit one day.
@@ -50,7 +52,7 @@ def mark_cancelled(client: redis.Redis, namespace: str, message_id: str) -> None
 
 class Cancellation(Middleware):
     def __init__(self, redis_url: str, namespace: str) -> None:
-        self.client = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+        self.client = redis_client(redis_url, socket_connect_timeout=3, socket_timeout=3)
         self.namespace = namespace
         self._cancelled: set[str] = set()
         self._since = 0.0

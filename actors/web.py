@@ -6,11 +6,11 @@ import inspect
 from collections.abc import Sequence
 from typing import Any
 
-import redis
 from dramatiq.errors import ActorNotFound
 
 from actors.arguments import refusal
 from actors.cancel import mark_cancelled
+from pipeline.redis_clients import redis_client
 from pipeline.web.dispatch import ActorInfo, BadArguments, UnknownActor
 
 
@@ -26,7 +26,7 @@ class BrokerDispatcher:
     def __init__(self, broker: Any, redis_url: str, namespace: str) -> None:
         self.broker = broker
         self.namespace = namespace
-        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=3, socket_timeout=3)
+        self._redis = redis_client(redis_url, socket_connect_timeout=3, socket_timeout=3)
 
     def actors(self) -> list[ActorInfo]:
         return [

@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pika
-import redis
 from sqlalchemy import text
 
 from pipeline import db
 from pipeline.redaction import redact_text
+from pipeline.redis_clients import redis_client
 from pipeline.settings import Settings
 
 
@@ -40,7 +40,7 @@ def check_database(settings: Settings) -> dict[str, Any]:
 
 def check_redis(settings: Settings) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+        client = redis_client(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
         try:
             client.ping()
             return {"version": client.info("server").get("redis_version")}

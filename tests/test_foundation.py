@@ -139,3 +139,29 @@ def test_a_pooled_connection_that_died_is_replaced_not_handed_out() -> None:
     with engine.connect() as conn:
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
     engine.dispose()
+
+
+def test_redis_connections_name_the_library_without_reading_its_metadata_each_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every client the stack makes shares one DriverInfo; redis-py would parse its METADATA per connection.
+
+    (The name goes to the server in CLIENT SETINFO, which Redis 7.2 and later keep; older servers ignore it.)
+    """
+    import redis
+    import redis.utils
+
+    import actors
+    from pipeline.redis_clients import DRIVER, redis_client
+
+    reads: list[str] = []
+    original = redis.utils.get_lib_version
+    monkeypatch.setattr(redis.utils, "get_lib_version", lambda: reads.append("read") or original())
+    clients = [redis_client(os.environ["REDIS_URL"]) for _ in range(3)]
+    clients += [actors.stack.results.client, actors.stack.rate_limits.client]
+    for client in clients:
+        assert client.connection_pool.connection_kwargs["driver_info"] is DRIVER
+        assert client.ping()  # on a connection of its own: each client here is new to this process
+        client.connection_pool.make_connection()  # and another, as a new thread would open
+    assert reads == []
+    redis.Redis.from_url(os.environ["REDIS_URL"]).connection_pool.make_connection()
+    assert reads == ["read"]  # what each connection did before
