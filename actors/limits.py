@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import random
 import threading
 import time
@@ -28,9 +29,9 @@ from typing import Any, ParamSpec, TypeVar
 from dramatiq.rate_limits.backends import RedisBackend
 
 from pipeline.errors import Deferred
-from pipeline.settings import get_settings
+from pipeline.settings import Settings, get_settings
 from pipeline.sources import make_catalog_client, make_ebay_client
-from pipeline.sources.ebay import EbayClient
+from pipeline.sources.ebay import ApplicationToken, EbayClient
 from pipeline.sources.errors import QuotaExceeded, TransientSourceError
 from pipeline.sources.factory import CatalogClient
 
@@ -199,14 +200,26 @@ def quotas() -> Quotas:
     return Quotas(actors.stack.rate_limits, actors.stack.namespace, get_settings().ebay_daily_quota)
 
 
-_clients = threading.local()  # one client per worker thread: each keeps its own HTTP session and token
+_clients = threading.local()  # one client per thread: each keeps its own HTTP session
+_tokens: dict[tuple[Any, ...], ApplicationToken] = {}  # by process, API and credentials: one mint for all threads
+_tokens_lock = threading.Lock()
 
 
 def ebay_client() -> EbayClient:
     client = getattr(_clients, "ebay", None)
     if client is None:
-        client = _clients.ebay = make_ebay_client(get_settings(), before_request=quotas().before_request)
+        settings = get_settings()
+        client = _clients.ebay = make_ebay_client(settings, before_request=quotas().before_request,
+                                                  token=_application_token(settings))
     return client
+
+
+def _application_token(settings: Settings) -> ApplicationToken:
+    """The token this process's eBay clients share: a forked process mints its own."""
+    secret = settings.ebay_client_secret
+    key = (os.getpid(), str(settings.ebay_api_base), settings.ebay_client_id, secret and secret.get_secret_value())
+    with _tokens_lock:
+        return _tokens.setdefault(key, ApplicationToken())
 
 
 def catalog_client() -> CatalogClient:

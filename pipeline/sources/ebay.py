@@ -30,7 +30,7 @@ from pipeline.sources.errors import AuthError, PermanentSourceError, QuotaExceed
 from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status
 from pipeline.sources.payload import Fields
 
-__all__ = ["BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption", "build_filter"]
+__all__ = ["ApplicationToken", "BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption", "build_filter"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +121,20 @@ def check_reply(reply: Reply) -> SourceError | None:
     return None
 
 
+class ApplicationToken:
+    """An application token and when to stop using it, shared by the clients of one set of credentials.
+
+    Each thread keeps a client of its own (an HTTP session is not shared between threads);
+    with one of these given to all of them, one mint serves every thread of the process,
+    where each client would otherwise mint its own. The lock is held while a client mints,
+    so the others wait for that token rather than mint theirs.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.value: tuple[str, float] | None = None  # the token and when to stop using it
+
+
 class EbayClient:
     """Browse search with a cached application token; see the module docstring for limits."""
 
@@ -136,6 +150,7 @@ class EbayClient:
         before_request: BeforeRequest | None = None,
         token_margin_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        token: ApplicationToken | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.marketplace_id = marketplace_id
@@ -143,18 +158,18 @@ class EbayClient:
         self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request)
         self._token_margin_s = token_margin_s
         self._clock = clock
-        self._token: tuple[str, float] | None = None  # the token and when to stop using it
-        self._token_lock = threading.Lock()
+        self._app_token = token or ApplicationToken()  # of this client alone, unless one is given to share
 
     def close(self) -> None:
         self._http.close()
 
     def token(self) -> str:
         """An application access token, minted on first use and shortly before it expires."""
-        with self._token_lock:
-            if self._token is None or self._clock() >= self._token[1]:
-                self._token = self._mint_token()
-            return self._token[0]
+        shared = self._app_token
+        with shared.lock:
+            if shared.value is None or self._clock() >= shared.value[1]:
+                shared.value = self._mint_token()
+            return shared.value[0]
 
     def search_page(self, query: BrowseQuery, offset: int = 0) -> SearchPage:
         params = search_params(query, offset)
@@ -190,9 +205,10 @@ class EbayClient:
         return token, self._clock() + expires_in - margin
 
     def _drop_token(self, token: str) -> None:
-        with self._token_lock:
-            if self._token is not None and self._token[0] == token:
-                self._token = None
+        shared = self._app_token
+        with shared.lock:
+            if shared.value is not None and shared.value[0] == token:  # not one another client minted since
+                shared.value = None
 
     def _browse(self, params: dict[str, str]) -> Any:
         token = self.token()

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from pipeline.settings import Settings
 from pipeline.sources.bricklink import BricklinkClient
 from pipeline.sources.brickset import BricksetClient
-from pipeline.sources.ebay import EbayClient
+from pipeline.sources.ebay import ApplicationToken, EbayClient
 from pipeline.sources.errors import AuthError
 from pipeline.sources.http import BeforeRequest, RetryPolicy
 from pipeline.sources.rebrickable import RebrickableClient
@@ -54,8 +54,10 @@ def make_catalog_client(
 
 
 def make_ebay_client(
-    settings: Settings, *, before_request: BeforeRequest | None = None, retry: RetryPolicy | None = None
+    settings: Settings, *, before_request: BeforeRequest | None = None, retry: RetryPolicy | None = None,
+    token: ApplicationToken | None = None,
 ) -> EbayClient:
+    """`token`: an application token to share with other clients of the same credentials (one mint for all)."""
     return EbayClient(
         str(settings.ebay_api_base),
         _required("ebay", "ebay_client_id", settings.ebay_client_id),
@@ -64,6 +66,7 @@ def make_ebay_client(
         timeout_s=settings.http_timeout_s,
         before_request=before_request,
         retry=retry,
+        token=token,
     )
 
 

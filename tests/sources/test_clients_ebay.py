@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
 from pipeline.sources.conditions import browse_condition_ids, condition_of_listing
-from pipeline.sources.ebay import MAX_RESULTS, BrowseQuery, EbayClient, SearchPage
+from pipeline.sources.ebay import MAX_RESULTS, ApplicationToken, BrowseQuery, EbayClient, SearchPage
 from pipeline.sources.errors import AuthError, PermanentSourceError
 from pipeline.sources.sandbox import SandboxServer
 from tests.sources.clients_support import ebay_client, requests_to
@@ -41,6 +42,23 @@ def test_token_is_minted_again_shortly_before_it_expires(sandbox: SandboxServer)
     now[0] += 2
     assert client.token() != first
     assert requests_to(sandbox, "ebay", TOKEN) == 2
+
+
+def test_clients_sharing_a_token_mint_once_and_replace_a_refused_token_once(sandbox: SandboxServer) -> None:
+    """One client per thread, one application token for all of them."""
+    shared = ApplicationToken()
+    clients = [ebay_client(sandbox, token=shared) for _ in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda c: c.search_page(BrowseQuery("lego castle", limit=5)), clients))
+    assert (requests_to(sandbox, "ebay", TOKEN), requests_to(sandbox, "ebay", SEARCH)) == (1, 4)
+    first = clients[0].token()
+    sandbox.inject("ebay", "expire_token", count=1, path_contains="search")
+    clients[1].search_page(BrowseQuery("lego castle", limit=5))  # refused, minted anew, retried
+    assert clients[0].token() == clients[3].token() != first  # the others take the new token
+    for client in clients:
+        client.search_page(BrowseQuery("lego castle", limit=5))
+    assert requests_to(sandbox, "ebay", TOKEN) == 2
+    assert ebay_client(sandbox).token() not in (first, shared.value and shared.value[0])  # unshared: its own
 
 
 def test_bad_credentials_are_a_permanent_auth_error_without_retries(sandbox: SandboxServer) -> None:
