@@ -27,6 +27,7 @@ from pipeline.quality import (
     percentile_cont,
     summarize,
 )
+from pipeline.quality.titles import Signs, normalize_title
 
 # The figures searched for. Numbers are fixtures in BrickLink's shape, not catalogue claims.
 BATTLE_DROID = FigureFacts("sw0001a", "fig-000123", "Battle Droid", "Star Wars")
@@ -188,6 +189,35 @@ def test_title_classification(figure: FigureFacts, title: str, reason: str | Non
 def test_title_table_covers_every_title_reason() -> None:
     assert {reason for _, _, reason in TITLES} == {None, "lot", "custom", "part", "wrong_figure"}
     assert len(TITLES) >= 60
+
+
+def _sign_tables() -> list[Signs]:
+    from pipeline.quality import condition, titles
+
+    tables = [v for module in (titles, condition) for v in vars(module).values() if isinstance(v, Signs)]
+    assert len(tables) >= 6
+    return tables
+
+
+_WORDS = ["lot", "of", "3", "x2", "2x", "series", "5", "custom", "not", "lego", "torso", "only", "and", "more",
+          "minifigure", "figures", "sealed", "opened", "qty", "pick", "your", "sw0001a", "battle", "packs", "w/", "#"]
+
+
+def _union_agrees(text: str) -> None:
+    for signs in _sign_tables():
+        assert (signs.union.search(text) is not None) == any(p.search(text) for p in signs), (text, signs.union)
+
+
+def test_each_sign_table_union_answers_as_its_patterns_do_on_the_table() -> None:
+    """The union takes a common lead out of its patterns; whether any matches must not change."""
+    for _, title, _ in TITLES:
+        _union_agrees(normalize_title(title))
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=8).map(" ".join) | st.text(max_size=40))
+@settings(max_examples=300, deadline=None)
+def test_each_sign_table_union_answers_as_its_patterns_do(text: str) -> None:
+    _union_agrees(text)
 
 
 SINGLE = "LEGO Star Wars Battle Droid sw0001a Minifigure 7101"

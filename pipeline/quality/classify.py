@@ -25,6 +25,7 @@ excluded as `auction` and is still of kind `lot`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -81,31 +82,44 @@ class Classification:
 
 
 def classify_listing(listing: ListingFacts, figure: FigureFacts) -> Classification:
-    reasons = exclusion_reasons(listing, figure)
+    condition = condition_from_ebay(listing.condition_id, listing.title)
+    reasons = _reasons(listing, figure, condition)
     kind: ListingKind = next((r for r in ("custom", "lot", "part") if r in reasons), "single")
-    return Classification(
-        included=not reasons,
-        reason=reasons[0] if reasons else None,
-        condition=condition_from_ebay(listing.condition_id, listing.title),
-        kind=kind,
-    )
+    return Classification(included=not reasons, reason=reasons[0] if reasons else None, condition=condition,
+                          kind=kind)
 
 
 def exclusion_reasons(listing: ListingFacts, figure: FigureFacts) -> tuple[ExclusionReason, ...]:
     """Every reason that applies, in precedence order; empty when the listing is included."""
+    return _reasons(listing, figure, condition_from_ebay(listing.condition_id, listing.title))
+
+
+def _reasons(listing: ListingFacts, figure: FigureFacts, condition: Condition | None) -> tuple[ExclusionReason, ...]:
     found: set[ExclusionReason] = _title_reasons(listing, figure)
     if not _price_is_usable(listing):
         found.add("price")
     if _is_auction(listing):
         found.add("auction")
-    if condition_from_ebay(listing.condition_id, listing.title) is None:
+    if condition is None:
         found.add("condition")
     return tuple(reason for reason in EXCLUSION_REASONS if reason in found)
 
 
+@functools.lru_cache(maxsize=4096)
+def _targets(bricklink_no: str | None, rebrickable_id: str | None) -> tuple[FigureNumber, ...]:
+    """The figure's own numbers (read once per figure, not once per listing)."""
+    return tuple(n for n in map(parse_figure_number, (bricklink_no, rebrickable_id)) if n)
+
+
+@functools.lru_cache(maxsize=4096)
+def _own_part_nouns(figure_name: str) -> frozenset[str]:
+    """The accessory nouns of the figure's own name ("Batman - Black Cape"): not a sign of a part."""
+    return frozenset(titles.WEAK_PART_NOUN.findall(titles.normalize_title(figure_name)))
+
+
 def _title_reasons(listing: ListingFacts, figure: FigureFacts) -> set[ExclusionReason]:
     text = titles.normalize_title(listing.title)
-    targets = [n for n in map(parse_figure_number, (figure.bricklink_no, figure.rebrickable_id)) if n]
+    targets = _targets(figure.bricklink_no, figure.rebrickable_id)
     named = numbers_in_title(text, {target.family for target in targets})
     found: set[ExclusionReason] = set()
     if _is_custom(text):
@@ -152,5 +166,5 @@ def _is_part(text: str, figure_name: str, names_figure: bool) -> bool:
         return True
     if names_figure or titles.FIGURE_WORD.search(text):
         return False
-    own_words = set(titles.WEAK_PART_NOUN.findall(titles.normalize_title(figure_name)))
+    own_words = _own_part_nouns(figure_name)
     return any(noun not in own_words for noun in titles.WEAK_PART_NOUN.findall(before_with))

@@ -20,6 +20,13 @@ def normalize_title(title: str) -> str:
     return " ".join(text.split())
 
 
+# What most patterns start with. The union takes each one out of its patterns once:
+# `\b(?:a|b)` tries the alternatives only where a word starts, where `(?:\ba)|(?:\bb)`
+# tries every alternative at every character. (re shares a prefix common to all the
+# alternatives itself, but the lot signs start in three different ways.)
+_LEADS = (r"\b", r"(?=\d)")
+
+
 class Signs(tuple[re.Pattern[str], ...]):
     """Compiled patterns, and their union: one scan answers whether any of them matches."""
 
@@ -28,8 +35,15 @@ class Signs(tuple[re.Pattern[str], ...]):
     def __new__(cls, patterns: Iterable[str]) -> Signs:
         patterns = tuple(patterns)
         signs = super().__new__(cls, (re.compile(pattern) for pattern in patterns))
-        signs.union = re.compile("|".join(f"(?:{pattern})" for pattern in patterns))
+        branches = [lead + _alternatives(p[len(lead):] for p in patterns if p.startswith(lead)) for lead in _LEADS
+                    if any(p.startswith(lead) for p in patterns)]
+        branches += [f"(?:{p})" for p in patterns if not p.startswith(_LEADS)]
+        signs.union = re.compile("|".join(branches))
         return signs
+
+
+def _alternatives(patterns: Iterable[str]) -> str:
+    return "(?:" + "|".join(f"(?:{pattern})" for pattern in patterns) + ")"
 
 
 def compile_all(*patterns: str) -> Signs:
