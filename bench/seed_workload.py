@@ -12,7 +12,8 @@ search of the day) and reset before each run. The catalog is synced once from
 the sandbox (`--catalog`: brickset, the seed's source, or rebrickable); before
 each run the listings, snapshots, batches, run history and `last_priced_at`
 are emptied, so every run starts from the same rows. One side's workers run at
-a time, started and ready (consuming) before the clock starts.
+a time, started and ready (consuming, and the system's history sidecar running) before the clock
+starts.
 
 - system: `dramatiq actors`, 2 processes x 8 threads, the full middleware
   stack, default settings. The clock runs from `update_all_prices.send(batch_size=N)`
@@ -48,12 +49,16 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from bench.processes import consumers, cpu_seconds
 from bench.scratch import Clocked, Outcome, Run, remove, start_sandbox
+from pipeline.history import spool_key
+from pipeline.history_tail import sidecar_running
 from pipeline.services.prices import Figure
 from tests.support import services
 
@@ -83,13 +88,18 @@ def sync_catalog(run: Run) -> list[Figure]:
     return figures
 
 
-def wait_consuming(run: Run, broker_url: str, consumers_per_queue: int) -> None:
+def wait_until(run: Run, ready: Callable[[], bool], what: str) -> None:
     deadline = time.monotonic() + 120
-    while min(consumers(broker_url, q) for q in ("scraping", "processing")) < consumers_per_queue:
+    while not ready():
         if time.monotonic() > deadline:
-            raise RuntimeError(f"workers not consuming after 120 s; logs in {run.tmp}")
+            raise RuntimeError(f"{what} after 120 s; logs in {run.tmp}")
         run.processes.check()
         time.sleep(0.2)
+
+
+def wait_consuming(run: Run, broker_url: str, consumers_per_queue: int) -> None:
+    wait_until(run, lambda: min(consumers(broker_url, q) for q in ("scraping", "processing")) >= consumers_per_queue,
+               "workers not consuming")
 
 
 def run_system(run: Run) -> Outcome:
@@ -100,6 +110,9 @@ def run_system(run: Run) -> Outcome:
                                               "--threads", "8"])
     try:
         wait_consuming(run, run.env["BROKER_URL"], 2)
+        # The history's sidecar, forked beside the workers, still importing would take CPU on the clock.
+        spool, key = Path(run.env["HISTORY_SPOOL_DIR"]), spool_key(run.env["DATABASE_URL"])
+        wait_until(run, lambda: sidecar_running(spool, key), "the run history's sidecar not running")
         actors.broker.declare_queue("scraping", ensure=True)  # the producer's own first declare, off the clock
         clocked = run.clock([worker], lambda: actors.update_all_prices.send(batch_size=run.figures))
     finally:
