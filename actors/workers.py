@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
-from dramatiq.middleware import Middleware
+from dramatiq.middleware import Middleware, MiddlewareError
 from dramatiq.middleware.time_limit import TimeLimit
 
 from actors.history import RunHistory, worker_id
@@ -21,8 +21,18 @@ from pipeline.history import close_quietly, libpq_dsn
 logger = logging.getLogger(__name__)
 
 
-class ConfigurationError(RuntimeError):
-    pass
+# A worker process that refuses its configuration exits with this code, dramatiq's own
+# for "invalid command line argument": starting it again cannot help, so `stonks up`
+# stops instead of restarting it (and a systemd unit can say RestartPreventExitStatus=2).
+REFUSED_EXIT = 2
+
+
+class ConfigurationError(MiddlewareError):
+    """A configuration the worker refuses to start with.
+
+    Dramatiq logs any other exception raised in a `before_worker_boot` hook and boots
+    anyway; a MiddlewareError is the one it lets through.
+    """
 
 
 def check_time_limits(broker: Any, consumer_timeout_ms: int) -> None:
@@ -44,12 +54,53 @@ def check_time_limits(broker: Any, consumer_timeout_ms: int) -> None:
         )
 
 
+def check_schema() -> None:
+    """Refuse a database whose schema is behind the code's (or missing): every message would fail.
+
+    A database that does not answer yet is not refused: its messages retry until it does.
+    A schema ahead of the code (a newer release migrated it) is let through with a warning,
+    so that a rolling upgrade can restart the workers it has not replaced yet.
+    """
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at import
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+    from sqlalchemy.exc import OperationalError
+
+    from pipeline import db
+
+    try:
+        current = db.current_revision()
+    except OperationalError as exc:
+        logger.warning("the database does not answer at start (%s); messages retry until it does",
+                       str(exc.orig or exc).strip().splitlines()[0])
+        return
+    head = db.head_revision()
+    if current == head:
+        return
+    try:
+        known = current is not None and ScriptDirectory.from_config(db.alembic_config()).get_revision(current)
+    except CommandError:
+        known = False
+    if current is not None and not known:
+        logger.warning("the database's schema (%s) is newer than this code's (%s)", current, head)
+        return
+    raise ConfigurationError(f"the database's schema is at {current or 'nothing'}, this code needs {head}: "
+                             "run `stonks db upgrade` first")
+
+
 class StartupChecks(Middleware):
+    """Checks a worker process makes before it consumes anything; it exits with REFUSED_EXIT on a refusal."""
+
     def __init__(self, consumer_timeout_ms: int) -> None:
         self.consumer_timeout_ms = consumer_timeout_ms
 
     def before_worker_boot(self, broker: Any, worker: Any) -> None:
-        check_time_limits(broker, self.consumer_timeout_ms)
+        try:
+            check_time_limits(broker, self.consumer_timeout_ms)
+            check_schema()
+        except ConfigurationError as exc:
+            logger.critical("worker refuses to start: %s", exc)
+            raise SystemExit(REFUSED_EXIT) from exc
 
 
 _UPSERT_WORKER = """

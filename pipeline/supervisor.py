@@ -2,7 +2,10 @@
 
 Ctrl-C (or SIGTERM) stops every child cleanly: SIGTERM to each process group, a
 grace period for in-flight messages, then SIGKILL. A child that dies is started
-again with a growing delay, so one crash does not take the system down.
+again with a growing delay, so one crash does not take the system down. A child
+that exits with REFUSED (its configuration is wrong: a worker whose actors' time
+limits exceed RabbitMQ's consumer timeout, a schema behind the code, a bad
+argument) is not: everything stops, and `stonks up` exits with that code.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pipeline.settings import Settings
 
 logger = logging.getLogger("stonks.up")
 GRACE_S = 30.0
+REFUSED = 2  # dramatiq's and click's exit code for a bad argument: starting again cannot help
 
 
 @dataclass
@@ -95,9 +99,15 @@ class Supervisor:
             self._start(child)
             if child.name == "sandbox":
                 time.sleep(1.0)  # let it bind before the others call it
+        refused = 0
         while not self.stopping:
             now = time.monotonic()
             for child in self.children:
+                if child.proc is not None and child.proc.poll() == REFUSED:
+                    logger.error("%s refused its configuration (exit %d; its log says why): stopping everything",
+                                 child.name, REFUSED)
+                    self.stopping, refused = True, REFUSED
+                    break
                 if child.proc is not None and child.proc.poll() is not None:
                     child.restarts += 1
                     delay = min(2 ** child.restarts, 60)
@@ -106,7 +116,7 @@ class Supervisor:
                 if child.proc is None and now >= child.next_start:
                     self._start(child)
             time.sleep(0.5)
-        return self.stop()
+        return self.stop() or refused
 
     def stop(self) -> int:
         # Stop the producers first (scheduler, dashboard), the worker last.

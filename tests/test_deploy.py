@@ -61,3 +61,22 @@ def test_systemd_units_run_installed_commands() -> None:
         for line in re.findall(r"^Exec(?:Start|StartPre)=(\S+)", text, re.M):
             assert Path(line).name in {"stonks", "dramatiq", "periodiq"}, f"{unit.name}: {line}"
         assert "TimeoutStopSec" in text and "Restart=always" in text
+
+
+def test_stonks_up_stops_everything_when_a_child_refuses_its_configuration_and_restarts_one_that_crashed(
+        tmp_path: Path) -> None:
+    """Exit 2 (a refused configuration) would only fail again; any other exit is a crash worth a restart."""
+    import sys
+    import time
+
+    from pipeline.supervisor import REFUSED, Child, Supervisor
+
+    starts = tmp_path / "starts"
+    crasher = Child("crasher", [sys.executable, "-c", f"open({str(starts)!r}, 'a').write('x'); raise SystemExit(1)"])
+    refuser = Child("refuser", [sys.executable, "-c", "import time; time.sleep(4); raise SystemExit(2)"])
+    sleeper = Child("sleeper", [sys.executable, "-c", "import time; time.sleep(120)"])
+    started = time.monotonic()
+    assert Supervisor([crasher, refuser, sleeper], {}).run() == REFUSED
+    assert time.monotonic() - started < 60
+    assert starts.read_text() == "xx"  # again 2 s after its first crash (the next would be 4 s after the second)
+    assert sleeper.proc is not None and sleeper.proc.returncode is not None  # stopped, not left behind

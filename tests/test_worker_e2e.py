@@ -145,3 +145,51 @@ def test_a_result_waited_for_longer_than_the_redis_clients_default_timeout_arriv
     with running_worker("tests.support.actors", log=tmp_path / "worker.log"):
         message = sleep_then_echo.send(7, "late")
         assert message.get_result(block=True, timeout=30_000) == {"value": "late"}
+
+
+def _refused(env: dict[str, str], log: Path) -> str:
+    """Start a worker that must refuse to start: its exit code, then its log."""
+    proc = start_worker(TEST_ACTORS, env=env, log=log)
+    try:
+        assert proc.wait(timeout=60) == 2
+    finally:
+        stop_worker(proc)
+    return log.read_text()
+
+
+def test_a_worker_refuses_actor_time_limits_above_the_consumer_timeout(broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from tests.support.actors import echo
+
+    message = echo.send("never")
+    text = _refused({"RABBITMQ_CONSUMER_TIMEOUT_MS": "60000"}, tmp_path / "worker.log")
+    assert "worker refuses to start: actor time limit must be below RabbitMQ's consumer timeout (60000 ms" in text
+    assert "fetch_prices_for_minifigures (time_limit=1200000 ms)" in text
+    assert "RABBITMQ_CONSUMER_TIMEOUT_MS" in text
+    assert life(message.message_id)["status"] == "enqueued"  # nothing was consumed
+
+
+def test_a_worker_refuses_a_schema_behind_the_code_and_waits_for_a_database_that_does_not_answer(
+        broker, tmp_path: Path) -> None:  # noqa: ANN001
+    from pipeline import db
+    from tests.support import services
+
+    name = f"{os.environ['REDIS_NAMESPACE']}_old"
+    services.create_database(name)
+    try:
+        url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
+        db.upgrade(url, "0003")
+        text = _refused({"DATABASE_URL": url}, tmp_path / "old.log")
+        assert f"the database's schema is at 0003, this code needs {db.head_revision()}: run `stonks db upgrade`" in text
+        db.get_engine(url).dispose()
+        db.upgrade(url)
+        with running_worker(TEST_ACTORS, env={"DATABASE_URL": url}, log=tmp_path / "head.log") as proc:
+            wait_for(lambda: "Worker process is ready" in (tmp_path / "head.log").read_text(), what="the worker up")
+            assert proc.poll() is None
+    finally:
+        db.get_engine(url).dispose()
+        services.drop_database(name)
+    gone = os.environ["DATABASE_URL"] + "_not_created"  # answers no: messages will retry, the worker starts
+    with running_worker(TEST_ACTORS, env={"DATABASE_URL": gone}, log=tmp_path / "gone.log") as proc:
+        wait_for(lambda: "Worker process is ready" in (tmp_path / "gone.log").read_text(), what="the worker up")
+        assert proc.poll() is None
+    assert "the database does not answer at start" in (tmp_path / "gone.log").read_text()
