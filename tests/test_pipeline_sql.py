@@ -208,3 +208,26 @@ def test_two_transactions_upserting_shared_listings_in_opposite_orders_wait_rath
     assert not errors, errors
     assert {(r.listing_id, r.times_seen) for r in rows("SELECT listing_id, times_seen FROM price_observations")} == {
         ("L1", 2), ("L2", 2)}
+
+
+def test_a_batch_starts_once_with_its_members_and_a_second_start_returns_the_first() -> None:
+    from pipeline.services import batches
+    from pipeline.services.prices import stalest_figures
+
+    ids = figures("A", "B", "C")
+    with session_scope() as session:
+        assert stalest_figures(session, 2) == sorted(ids)[:2]  # none priced yet: by id
+        session.execute(text("UPDATE minifigures SET last_priced_at = :t WHERE id = :f"), {"t": NOW, "f": min(ids)})
+        assert stalest_figures(session, 3) == [*sorted(ids)[1:], min(ids)]  # the priced one last
+        assert batches.load(session, "b-1") is None
+        first = batches.start(session, "b-1", "prices", DAY, [("k1", "m1"), ("k2", "m1"), ("k3", "m2")], NOW)
+    assert (first.kind, first.day, first.total, first.sent, first.finished) == ("prices", DAY, 3, False, False)
+    assert first.members == {"k1": "m1", "k2": "m1", "k3": "m2"}
+    with session_scope() as session:
+        again = batches.start(session, "b-1", "prices", DAY, [("k9", "m9")], NOW + timedelta(hours=1))
+        batches.mark_sent(session, "b-1", NOW)
+    assert again == first
+    assert rows("SELECT count(*) AS n FROM batch_members")[0].n == 3
+    assert rows("SELECT created_at FROM batches")[0].created_at == NOW
+    with session_scope() as session:
+        assert batches.load(session, "b-1").sent

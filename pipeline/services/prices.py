@@ -237,7 +237,9 @@ def _apart(rows: dict[uuid.UUID, list[ObservationRow]]) -> list[list[Observation
     return [list(part.values()) for part in parts]
 
 
+_STALEST = "SELECT id FROM minifigures ORDER BY last_priced_at ASC NULLS FIRST, id LIMIT %s"
+
+
 def stalest_figures(session: Session, limit: int) -> list[uuid.UUID]:
     """The figures priced longest ago, never-priced ones first."""
-    query = select(Minifigure.id).order_by(Minifigure.last_priced_at.asc().nulls_first(), Minifigure.id).limit(limit)
-    return list(session.scalars(query).all())
+    return [row[0] for row in driver(session).execute(_STALEST, (limit,))]
