@@ -210,7 +210,7 @@ def test_two_transactions_upserting_shared_listings_in_opposite_orders_wait_rath
         ("L1", 2), ("L2", 2)}
 
 
-def test_a_batch_starts_once_with_its_members_and_a_second_start_returns_the_first() -> None:
+def test_a_batch_starts_once_with_its_members_a_second_start_returns_the_first_and_progress_counts_keys() -> None:
     from pipeline.services import batches
     from pipeline.services.prices import stalest_figures
 
@@ -231,3 +231,7 @@ def test_a_batch_starts_once_with_its_members_and_a_second_start_returns_the_fir
     assert rows("SELECT created_at FROM batches")[0].created_at == NOW
     with session_scope() as session:
         assert batches.load(session, "b-1").sent
+        assert batches.progress(session, "b-1") == batches.Progress("b-1", 0, 3)
+        batches.member_succeeded(session, "m1", NOW)  # its two keys
+        assert batches.progress(session, "b-1") == batches.Progress("b-1", 2, 3)
+        assert batches.progress(session, "b-2") is None
