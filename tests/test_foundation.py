@@ -81,6 +81,7 @@ def test_send_rejects_arguments_the_actor_does_not_accept() -> None:
 
 
 def test_send_rejects_values_the_actor_would_refuse_and_sends_nothing(broker) -> None:  # noqa: ANN001
+    broker.declare_queue("processing", ensure=True)  # there to count, whichever tests ran before
     proc = run("send", "cleanup_old_listings", "--kwargs", '{"days_to_keep": -5}')
     assert proc.returncode == 2
     assert "days_to_keep -5 is out of range" in proc.stderr
