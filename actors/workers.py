@@ -62,8 +62,6 @@ def check_schema() -> None:
     so that a rolling upgrade can restart the workers it has not replaced yet.
     """
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at import
-    from alembic.script import ScriptDirectory
-    from alembic.util import CommandError
     from sqlalchemy.exc import OperationalError
 
     from pipeline import db
@@ -77,11 +75,7 @@ def check_schema() -> None:
     head = db.head_revision()
     if current == head:
         return
-    try:
-        known = current is not None and ScriptDirectory.from_config(db.alembic_config()).get_revision(current)
-    except CommandError:
-        known = False
-    if current is not None and not known:
+    if current is not None and not db.known_revision(current):
         logger.warning("the database's schema (%s) is newer than this code's (%s)", current, head)
         return
     raise ConfigurationError(f"the database's schema is at {current or 'nothing'}, this code needs {head}: "

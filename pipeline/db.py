@@ -101,9 +101,24 @@ def current_revision(url: str | None = None) -> str | None:
 
 
 @functools.cache
-def head_revision() -> str:
+def _scripts():  # type: ignore[no-untyped-def]
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config("postgresql+psycopg://unused")).get_current_head()
+    return ScriptDirectory.from_config(alembic_config("postgresql+psycopg://unused"))
+
+
+@functools.cache
+def head_revision() -> str:
+    head = _scripts().get_current_head()
     assert head is not None
     return head
+
+
+def known_revision(revision: str) -> bool:
+    """Whether this code's migrations include `revision` (a newer release's is unknown here)."""
+    from alembic.util import CommandError
+
+    try:
+        return _scripts().get_revision(revision) is not None
+    except CommandError:
+        return False
