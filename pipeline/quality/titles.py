@@ -35,15 +35,13 @@ class Signs(tuple[re.Pattern[str], ...]):
     def __new__(cls, patterns: Iterable[str]) -> Signs:
         patterns = tuple(patterns)
         signs = super().__new__(cls, (re.compile(pattern) for pattern in patterns))
-        branches = [lead + _alternatives(p[len(lead):] for p in patterns if p.startswith(lead)) for lead in _LEADS
-                    if any(p.startswith(lead) for p in patterns)]
-        branches += [f"(?:{p})" for p in patterns if not p.startswith(_LEADS)]
-        signs.union = re.compile("|".join(branches))
+        by_lead: dict[str, list[str]] = {}  # "" for the patterns that start otherwise
+        for pattern in patterns:
+            lead = next((lead for lead in _LEADS if pattern.startswith(lead)), "")
+            by_lead.setdefault(lead, []).append(pattern[len(lead):])
+        signs.union = re.compile("|".join(lead + "(?:" + "|".join(f"(?:{rest})" for rest in rests) + ")"
+                                          for lead, rests in by_lead.items()))
         return signs
-
-
-def _alternatives(patterns: Iterable[str]) -> str:
-    return "(?:" + "|".join(f"(?:{pattern})" for pattern in patterns) + ")"
 
 
 def compile_all(*patterns: str) -> Signs:
