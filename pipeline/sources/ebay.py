@@ -30,7 +30,8 @@ from pipeline.sources.errors import AuthError, PermanentSourceError, QuotaExceed
 from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status
 from pipeline.sources.payload import Fields
 
-__all__ = ["ApplicationToken", "BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption", "build_filter"]
+__all__ = ["ApplicationToken", "BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption",
+           "build_filter"]
 
 log = logging.getLogger(__name__)
 
