@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -13,6 +14,7 @@ from dramatiq.middleware import (
     CurrentMessage,
     GroupCallbacks,
     Middleware,
+    MiddlewareError,
     Pipelines,
     ShutdownNotifications,
     TimeLimit,
@@ -36,6 +38,47 @@ logger = logging.getLogger(__name__)
 QUEUES = ("scraping", "processing", "default")
 MAX_AGE_MS = 24 * 3_600_000  # a message older than a day is stale: the schedule sends a fresh one
 DEFAULT_TIME_LIMIT_MS = 600_000
+
+
+class StackBroker(RabbitmqBroker):
+    """Dramatiq's RabbitMQ broker, calling only the middleware hooks that do something.
+
+    Dramatiq calls every middleware's hook for every signal: four signals a message
+    (before and after processing, before and after the acknowledgement) times the
+    stack's sixteen middleware, most of them `Middleware`'s empty methods. This
+    broker skips a hook that a middleware's class inherits unchanged from
+    `Middleware`, and calls the others exactly as Dramatiq does: in the same
+    order, a `MiddlewareError` from a "before" hook raised, any other exception
+    logged. The hooks are worked out again whenever the middleware list changes.
+    """
+
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        self._emit("before_" + signal, MiddlewareError, args, kwargs)
+
+    def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        self._emit("after_" + signal, (), args, kwargs)
+
+    def _emit(self, hook: str, passes: type[Exception] | tuple[()], args: tuple[Any, ...],
+              kwargs: dict[str, Any]) -> None:
+        for middleware in self._hooked(hook):
+            try:
+                getattr(middleware, hook)(self, *args, **kwargs)
+            except passes:  # only a "before" hook's MiddlewareError stops the caller
+                raise
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", hook, middleware, exc_info=True)
+
+    def _hooked(self, hook: str) -> list[Middleware]:
+        """The middleware with something in `hook`, in calling order ("after" hooks run in reverse)."""
+        cache: dict[str, tuple[list[Middleware], list[Middleware]]] = self.__dict__.setdefault("_hook_cache", {})
+        cached = cache.get(hook)
+        if cached is not None and cached[0] == self.middleware:  # identity first: no __eq__ on middleware
+            return cached[1]
+        base = getattr(Middleware, hook, None)
+        ordered = self.middleware if hook.startswith("before_") else self.middleware[::-1]
+        hooked = [m for m in ordered if base is None or hook in vars(m) or getattr(type(m), hook, None) is not base]
+        cache[hook] = (list(self.middleware), hooked)
+        return hooked
 
 
 class Stack:
@@ -79,7 +122,7 @@ class Stack:
             Results(backend=self.results, store_results=True, result_ttl=settings.result_ttl_ms),
         ]
         # Publisher confirms: send() returns only once RabbitMQ has the message.
-        self.broker = RabbitmqBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)
+        self.broker = StackBroker(url=settings.broker_url, confirm_delivery=True, middleware=middleware)
 
 
 def build_stack(settings: Settings | None = None) -> Stack:

@@ -166,3 +166,68 @@ def test_redis_connections_name_the_library_without_reading_its_metadata_each_ti
     assert reads == []
     redis.Redis.from_url(os.environ["REDIS_URL"]).connection_pool.make_connection()
     assert reads == ["read"]  # what each connection did before
+
+
+def test_the_stack_broker_calls_the_hooks_dramatiq_would_in_the_same_order(caplog: pytest.LogCaptureFixture) -> None:
+    """StackBroker skips the hooks a middleware inherits from `Middleware`; what it calls, and how, is Dramatiq's."""
+    from dramatiq import Message, Middleware
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+    from dramatiq.middleware import MiddlewareError
+
+    from actors.broker import StackBroker
+
+    def stack(calls: list[str]) -> list[Middleware]:
+        class Quiet(Middleware):
+            pass
+
+        class Records(Middleware):
+            def __init__(self, name: str) -> None:
+                self.name = name
+
+            def before_process_message(self, broker: object, message: object) -> None:
+                calls.append(f"{self.name} before")
+
+            def after_process_message(self, broker: object, message: object, *, result: object = None,
+                                      exception: object = None) -> None:
+                calls.append(f"{self.name} after {result}")
+
+        class Breaks(Records):
+            def before_process_message(self, broker: object, message: object) -> None:
+                calls.append(f"{self.name} breaks")
+                raise RuntimeError("a fault in a middleware")
+
+        patched = Quiet()
+        patched.before_ack = lambda broker, message: calls.append("patched ack")  # on the instance, not the class
+        return [Records("a"), Quiet(), Breaks("b"), patched, Records("c")]
+
+    message = Message(queue_name="default", actor_name="noop", args=(), kwargs={}, options={})
+    url = "amqp://guest:guest@127.0.0.1:5672/"
+    logs = {}
+    for kind in (RabbitmqBroker, StackBroker):
+        calls: list[str] = []
+        broker = kind(url=url, middleware=stack(calls))
+        caplog.clear()
+        for _ in range(2):  # the second time from the cache
+            broker.emit_before("process_message", message)
+            broker.emit_after("process_message", message, result=7)
+            broker.emit_before("ack", message)
+            broker.emit_after("ack", message)
+        late: list[str] = []
+        broker.add_middleware(stack(late)[0])  # a change of the list is seen
+        broker.emit_before("process_message", message)
+        logged = [(r.levelname, r.getMessage().split(" of <")[0], r.exc_info is not None) for r in caplog.records]
+        logs[kind.__name__] = (calls, late, logged)
+
+        class Refuses(Middleware):
+            def before_process_message(self, broker: object, message: object) -> None:
+                raise MiddlewareError("refused")
+
+        broker.middleware.insert(0, Refuses())
+        with pytest.raises(MiddlewareError):
+            broker.emit_before("process_message", message)
+    assert logs["StackBroker"] == logs["RabbitmqBroker"]
+    calls, late, logged = logs["StackBroker"]
+    assert calls == ["a before", "b breaks", "c before", "c after 7", "b after 7", "a after 7", "patched ack"] * 2 + [
+        "a before", "b breaks", "c before"]
+    assert late == ["a before"]
+    assert logged == [("CRITICAL", "Unexpected failure in before_process_message", True)] * 3
