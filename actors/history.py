@@ -62,13 +62,14 @@ class RunHistory(Middleware):
     def __init__(self, writer: HistoryWriter) -> None:
         self.writer = writer
         self._lock = threading.Lock()
-        self.in_flight: dict[str, dict[str, Any]] = {}
+        self.in_flight: dict[str, tuple[str, float, float]] = {}  # id: actor, started (epoch, monotonic)
         self._held: set[str] = set()  # delayed messages this worker holds until their eta
         self._publishing = threading.local()  # when each of this thread's enqueues began
         self.processed = 0
         self.failed = 0
 
     def _message_fields(self, message: Any, *, with_options: bool = True) -> dict[str, Any]:
+        message = _unwrapped(message)
         options = message.options
         return {
             "actor": message.actor_name,
@@ -119,16 +120,17 @@ class RunHistory(Middleware):
         with self._lock:
             self._held.add(message.message_id)
 
+    # The processing hooks run for every message: they read the message behind
+    # Dramatiq's proxy (each attribute of the proxy is a Python call).
+
     @_guarded
     def before_process_message(self, broker: Any, message: Any) -> None:
         wid = worker_id()
+        redelivered = getattr(message, "redelivered", False)
+        message = _unwrapped(message)
         with self._lock:
-            self.in_flight[message.message_id] = {
-                "actor": message.actor_name,
-                "started": time.time(),
-                "monotonic": time.monotonic(),
-            }
-        if getattr(message, "redelivered", False):
+            self.in_flight[message.message_id] = (message.actor_name, time.time(), time.monotonic())
+        if redelivered:
             self.writer.record(
                 RunEvent(
                     message.message_id,
@@ -154,11 +156,13 @@ class RunHistory(Middleware):
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
+        failed = message.failed  # the proxy's own attribute
+        message = _unwrapped(message)
         with self._lock:
             started = self.in_flight.pop(message.message_id, None)
             self.processed += 1
-            self.failed += exception is not None and message.failed
-        duration_ms = int((time.monotonic() - started["monotonic"]) * 1000) if started else None
+            self.failed += exception is not None and failed
+        duration_ms = int((time.monotonic() - started[2]) * 1000) if started else None
         common = {"worker": worker_id(), "duration_ms": duration_ms, "retries": message.options.get("retries", 0)}
         if exception is None:
             event = RunEvent(message.message_id, "succeeded", "succeeded", result=small_result(redact(result)), **common)
@@ -167,7 +171,7 @@ class RunHistory(Middleware):
             error = describe_error(exception)
             if isinstance(exception, Deferred):
                 event = RunEvent(message.message_id, "deferred", "delayed", error=error, **common)
-            elif not message.failed:
+            elif not failed:
                 event = RunEvent(message.message_id, "retrying", "retrying", error=error, traceback=tb, **common)
             elif self._is_permanent(broker, message, exception):
                 event = RunEvent(message.message_id, "failed", "failed", error=error, traceback=tb, **common)
@@ -220,12 +224,17 @@ class RunHistory(Middleware):
         with self._lock:
             return {
                 "in_flight": [
-                    {"message_id": mid, "actor": v["actor"], "started": v["started"]}
-                    for mid, v in self.in_flight.items()
+                    {"message_id": mid, "actor": actor, "started": started}
+                    for mid, (actor, started, _) in self.in_flight.items()
                 ],
                 "processed": self.processed,
                 "failed": self.failed,
             }
+
+
+def _unwrapped(message: Any) -> Any:
+    """The message behind a `MessageProxy` (or the message itself)."""
+    return getattr(message, "_message", message)
 
 
 def _parse_time(value: Any) -> datetime | None:

@@ -21,11 +21,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import psycopg.conninfo
 
@@ -71,23 +72,59 @@ class RunEvent:
     progress_total: int | None = None
     data: Any = None
 
+    def _raw(self) -> dict[str, Any]:
+        # The fields that are set: a line half as long, and None is the default on reading.
+        raw = {name: value for name, value in self.__dict__.items() if value is not None}
+        raw["at"] = self.at.isoformat()
+        if self.scheduled_for is not None:
+            raw["scheduled_for"] = self.scheduled_for.isoformat()
+        return raw
+
     def to_json(self) -> str:
-        raw = {name: getattr(self, name) for name in _EVENT_FIELDS}  # asdict() deep-copies: 10x slower
-        for key in ("at", "scheduled_for"):
-            if raw[key] is not None:
-                raw[key] = raw[key].isoformat()
-        return json.dumps(raw, default=str)
+        return json.dumps(self._raw(), default=str)
+
+    def to_line(self) -> bytes:
+        """The event as one line of UTF-8 JSON, newline included: the journals' format.
+
+        orjson takes a tenth of json's time, which every message pays twice in the
+        worker. Where the two would differ, json writes the line: orjson writes NaN
+        and infinities as null (so any null sends the line to json, and the event's
+        own unset fields are left out to keep nulls rare), and refuses what json
+        accepts otherwise (integers beyond 64 bits, keys that are not strings, lone
+        surrogates). Nested datetimes go through `str`, as json's `default` has them.
+        """
+        raw = self._raw()
+        try:
+            line = orjson.dumps(raw, default=str, option=_ORJSON_OPTIONS)
+        except orjson.JSONEncodeError:
+            line = b"null"
+        if b"null" in line:
+            line = json.dumps(raw, default=str).encode("ascii")
+        return line + b"\n"
 
     @classmethod
-    def from_json(cls, line: str) -> RunEvent:
-        raw = json.loads(line)
-        for key in ("at", "scheduled_for"):
-            if raw[key] is not None:
-                raw[key] = datetime.fromisoformat(raw[key])
+    def from_json(cls, line: str | bytes) -> RunEvent:
+        # json's lines (and those of earlier versions) are read by json: orjson would
+        # read their NaN as an error and an integer beyond 64 bits as a float.
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        if text.startswith(_JSON_LEAD):
+            raw = json.loads(text)
+        else:
+            try:
+                raw = orjson.loads(line)
+            except orjson.JSONDecodeError:  # not UTF-8: json reads what the replacement leaves
+                raw = json.loads(text)
+        if not isinstance(raw, dict):
+            raise ValueError(f"a run event is a JSON object, not {type(raw).__name__}")
+        raw["at"] = datetime.fromisoformat(raw["at"])
+        raw.setdefault("status", None)  # left out when unset, like every other field
+        if raw.get("scheduled_for") is not None:
+            raw["scheduled_for"] = datetime.fromisoformat(raw["scheduled_for"])
         return cls(**raw)
 
 
-_EVENT_FIELDS = tuple(f.name for f in fields(RunEvent))
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_JSON_LEAD = '{"message_id": '  # json's separators have spaces, orjson's none
 
 
 def small_result(value: Any) -> Any:
@@ -434,10 +471,10 @@ class Journal:
 
     def append(self, event: RunEvent, position: int) -> None:
         """Called with the writer's lock held; `position` is the event's sequence number."""
-        line = (event.to_json() + "\n").encode("utf-8", "replace")
+        line = event.to_line()
         if len(line) > self.size // 4:  # the bulky parts are left out here; the history gets them whole
             slim = replace(event, traceback=None, result=None, data=None, error=(event.error or "")[:2000] or None)
-            line = (slim.to_json() + "\n").encode("utf-8", "replace")
+            line = slim.to_line()
         if self._map is None or self._offset + len(line) + self._room > self.size:
             self._rotate()
         end = self._offset + len(line)

@@ -37,6 +37,31 @@ def test_spooled_events_round_trip(message_id, error, data, at) -> None:  # noqa
     assert RunEvent.from_json(event.to_json()) == event
 
 
+# What orjson writes or reads differently from json: json writes those lines.
+json_only = st.sampled_from([float("nan"), float("inf"), -float("inf"), 2**64, 2**70, -(2**63) - 1, {1: "a"},
+                             {"k": float("nan")}, "\ud800", "a\x00b", "null", None])
+
+
+@given(
+    args=st.lists(json_values | json_only, max_size=3),
+    result=json_values | json_only,
+    data=st.none() | st.dictionaries(st.text(max_size=10), json_values | json_only, max_size=3),
+    error=st.none() | st.text(max_size=50),
+)
+@settings(max_examples=300)
+def test_a_journal_line_reads_back_as_json_would_read_it(args, result, data, error) -> None:  # noqa: ANN001
+    event = RunEvent("m-1", "succeeded", "succeeded", args=args, result=result, data=data, error=error,
+                     at=datetime(2026, 11, 22, 7, 30, 1, 5, tzinfo=UTC))
+    line = event.to_line()
+    assert line.endswith(b"\n") and line.count(b"\n") == 1 and b"\0" not in line  # the journals' framing
+    as_json_reads_it = json.loads(json.dumps(vars(event), default=str))  # what json's own round trip gives
+    as_json_reads_it["at"] = event.at
+    # repr: NaN is not equal to itself.
+    assert repr(RunEvent.from_json(line)) == repr(RunEvent(**as_json_reads_it))
+    earlier = json.dumps({**vars(event), "at": event.at.isoformat()}, default=str)  # every field, as before orjson
+    assert repr(RunEvent.from_json(earlier.encode())) == repr(RunEvent(**as_json_reads_it))
+
+
 @given(port=st.text(alphabet=string.printable, max_size=8))
 def test_a_malformed_port_setting_is_named_in_the_error(port: str) -> None:
     try:
