@@ -39,3 +39,14 @@ def reject_bad_day(day: str) -> str:
         return date.fromisoformat(day).isoformat()
     except ValueError:
         raise InvalidInput(f"target_date {day!r} is not a date (YYYY-MM-DD)") from None
+
+
+_held: list[bytes] = []
+
+
+@dramatiq.actor(queue_name="default", max_retries=3, time_limit=60_000)
+def hold_memory(mb: int, seconds: float, value: str) -> dict:
+    """Keeps `mb` MB alive in this process (written, so it is resident): a worker that grows."""
+    _held.append(b"\x01" * (mb * 2**20))
+    time.sleep(seconds)
+    return {"value": value}
