@@ -61,7 +61,6 @@ def check_schema() -> None:
     A schema ahead of the code (a newer release migrated it) is let through with a warning,
     so that a rolling upgrade can restart the workers it has not replaced yet.
     """
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin at import
     from sqlalchemy.exc import OperationalError
 
     from pipeline import db

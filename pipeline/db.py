@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from pipeline.settings import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# alembic logs a line per plugin when it is first imported, at INFO: noise in every start-up log.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 @functools.cache
