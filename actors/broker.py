@@ -76,7 +76,8 @@ class StackBroker(RabbitmqBroker):
             return cached[1]
         base = getattr(Middleware, hook, None)
         ordered = self.middleware if hook.startswith("before_") else self.middleware[::-1]
-        hooked = [m for m in ordered if base is None or hook in vars(m) or getattr(type(m), hook, None) is not base]
+        hooked = [m for m in ordered
+                  if base is None or hook in getattr(m, "__dict__", ()) or getattr(type(m), hook, None) is not base]
         cache[hook] = (list(self.middleware), hooked)
         return hooked
 
