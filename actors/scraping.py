@@ -10,6 +10,7 @@ retry, then dead-letter.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 import uuid
@@ -196,7 +197,8 @@ def search_figures(figures: list[Figure], condition: Condition | None, category_
                 stop.set()
                 raise
 
-    futures = [search_pool().submit(search, figure) for figure in figures]
+    # Each search runs in a copy of this thread's context: its log lines name the message.
+    futures = [search_pool().submit(contextvars.copy_context().run, search, figure) for figure in figures]
     fetched: list[prices.Fetched] = []
     refused: dict[str, str] = {}
     stopped: Exception | None = None

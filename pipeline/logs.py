@@ -9,8 +9,13 @@ from datetime import UTC, datetime
 from pipeline.redaction import known_secrets, redact_text
 
 
+# Set on a record by a filter of the task layer (actors.logs.MessageContext): the message being processed.
+CONTEXT_FIELDS = ("message_id", "actor")
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, process, thread, message."""
+    """One JSON object per line: time, level, logger, process, thread, message, and the message
+    being processed (`message_id`, `actor`) when there is one."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -21,6 +26,9 @@ class JsonFormatter(logging.Formatter):
             "thread": record.threadName,
             "message": record.getMessage(),
         }
+        for name in CONTEXT_FIELDS:
+            if (value := getattr(record, name, None)) is not None:
+                entry[name] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
@@ -45,8 +53,11 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure(json_lines: bool) -> None:
-    """Apply to the root logger's handlers (the ones `dramatiq` and `periodiq` set up)."""
+def configure(json_lines: bool, context: logging.Filter | None = None) -> None:
+    """Apply to the root logger's handlers (the ones `dramatiq` and `periodiq` set up).
+
+    `context`, a filter that sets `CONTEXT_FIELDS` on a record, goes on every handler too.
+    """
     root = logging.getLogger()
     if not root.handlers:
         logging.basicConfig(level=logging.INFO)
@@ -54,5 +65,7 @@ def configure(json_lines: bool) -> None:
     for handler in root.handlers:
         if not any(isinstance(f, RedactSecrets) for f in handler.filters):
             handler.addFilter(redactor)
+        if context is not None and not any(isinstance(f, type(context)) for f in handler.filters):
+            handler.addFilter(context)
         if json_lines:
             handler.setFormatter(JsonFormatter())

@@ -24,7 +24,9 @@ CENT = Decimal("0.01")
 def worker(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     # One search thread: the sandbox's expire_token fault kills every token, so a refused figure's
     # search would also fail the searches running beside it.
-    with sandbox_worker(sandbox, tmp_path_factory.mktemp("worker") / "worker.log", FETCH_SEARCH_THREADS="1") as log:
+    # JSON log lines: a test reads which message each line names.
+    with sandbox_worker(sandbox, tmp_path_factory.mktemp("worker") / "worker.log", FETCH_SEARCH_THREADS="1",
+                        LOG_JSON="true") as log:
         yield log
 
 
@@ -340,3 +342,25 @@ def test_cleanup_deletes_old_listings_and_keeps_their_snapshots(clean, worker: P
     assert cleanup_old_listings.send(days_to_keep=5).get_result(block=True, timeout=30_000)["deleted"] == 0
     settle()
     assert dump() == before
+
+
+def test_a_search_threads_log_lines_name_the_message_they_work_for(
+        clean, worker: Path, sandbox: SandboxServer) -> None:  # noqa: ANN001
+    import json
+
+    from actors import update_all_prices
+
+    _sync(limit=1)
+    # The next search meets an expired token: the search thread mints a new one, and logs it.
+    sandbox.inject("ebay", "expire_token", count=1)
+    batch = update_all_prices.send(batch_size=1)
+    wait_for(lambda: (r := run_of(batch.message_id)) and r["status"] == "succeeded", timeout=60,
+             what="the batch to succeed")
+    (fetch,) = rows("SELECT message_id FROM runs WHERE parent_id = :p AND actor = 'fetch_prices_for_minifigures'",
+                    p=batch.message_id)
+    records = [json.loads(line) for line in worker.read_text().splitlines() if line.startswith("{")]
+    minted = [r for r in records if "new application token" in r["message"] and r.get("message_id") == fetch.message_id]
+    assert minted, "no log line of the search names its message"
+    assert all(r["thread"].startswith("ebay-search") and r["actor"] == "fetch_prices_for_minifigures" for r in minted)
+    # Lines outside any message name none.
+    assert any("Worker process is ready" in r["message"] and "message_id" not in r for r in records)
