@@ -364,3 +364,21 @@ def test_a_search_threads_log_lines_name_the_message_they_work_for(
     assert all(r["thread"].startswith("ebay-search") and r["actor"] == "fetch_prices_for_minifigures" for r in minted)
     # Lines outside any message name none.
     assert any("Worker process is ready" in r["message"] and "message_id" not in r for r in records)
+
+
+def test_a_second_price_batch_of_the_day_reports_its_snapshots_as_unchanged(clean, worker: Path) -> None:  # noqa: ANN001
+    from actors import update_all_prices
+
+    _sync(limit=2)
+    outcomes = []
+    for _ in range(2):  # the sandbox lists the same items all day: the second batch changes no snapshot
+        batch = update_all_prices.send(batch_size=2)
+        done = wait_for(lambda: (b := rows("SELECT status, result FROM batches WHERE id = :b", b=batch.message_id))
+                        and b[0].status == "succeeded" and b[0], timeout=60, what="the batch to succeed")
+        outcomes.append(done.result)
+        settle()
+    today = rows("SELECT day FROM batches WHERE id = :b", b=batch.message_id)[0].day
+    (day_snapshots,) = rows("SELECT count(*) FROM price_snapshots WHERE snapshot_date = :d", d=today)[0]
+    first, second = outcomes
+    assert day_snapshots > 0 and first["snapshots"] + first["snapshots_unchanged"] == day_snapshots
+    assert second["snapshots"] == 0 and second["snapshots_unchanged"] == day_snapshots

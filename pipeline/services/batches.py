@@ -204,7 +204,8 @@ def finish(session: Session, batch_id: str, now: datetime) -> Outcome | None:
     if batch.kind == "prices" and batch.day is not None:
         days = sorted({batch.day, now.date()})
         figures = [uuid.UUID(key) for key in succeeded]
-        result["snapshots"] = sum(snapshots.aggregate_day(session, day, figures).written for day in days) if figures else 0
+        done = [snapshots.aggregate_day(session, day, figures) for day in days] if figures else []
+        result.update(snapshots.counts(*done))
         result["days"] = [day.isoformat() for day in days]
     status = "succeeded" if not failures else "partially_failed" if succeeded else "failed"
     result["status"] = status

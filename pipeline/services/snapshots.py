@@ -29,12 +29,12 @@ def aggregate_day(session: Session, day: date, now: datetime) -> dict[str, Any]:
     done = snapshots.aggregate_day(session, day)
     if day < now.date():
         snapshots.mark_day_complete(session, day, now, done)
-    return {"day": day.isoformat(), "snapshots": done.written}
+    return {"day": day.isoformat(), **snapshots.counts(done)}
 
 
 def aggregate_figure(session: Session, figure_id: uuid.UUID, day: date) -> dict[str, Any]:
     done = snapshots.aggregate_day(session, day, [figure_id])
-    return {"minifigure_id": str(figure_id), "day": day.isoformat(), "snapshots": done.written}
+    return {"minifigure_id": str(figure_id), "day": day.isoformat(), **snapshots.counts(done)}
 
 
 def days_to_converge(session: Session, yesterday: date) -> list[date]:

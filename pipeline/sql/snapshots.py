@@ -96,6 +96,13 @@ class DayAggregate:
     listings: int  # the listings counted in them, included or excluded
 
 
+def counts(*done: DayAggregate) -> dict[str, int]:
+    """What a result reports: `snapshots`, the rows inserted or changed (a second run of a day
+    writes none), and `snapshots_unchanged`, those that were already right."""
+    written = sum(d.written for d in done)
+    return {"snapshots": written, "snapshots_unchanged": sum(d.snapshots for d in done) - written}
+
+
 def aggregate_day(session: Session, day: date, figures: list[uuid.UUID] | None = None) -> DayAggregate:
     """Snapshots of `day` for every figure, or for `figures`.
 
