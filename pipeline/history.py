@@ -10,6 +10,7 @@ a `history_gap` event records how many, so a gap is visible rather than silent.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import hashlib
 import json
 import logging
@@ -106,14 +107,12 @@ class RunEvent:
     def from_json(cls, line: str | bytes) -> RunEvent:
         # json's lines (and those of earlier versions) are read by json: orjson would
         # read their NaN as an error and an integer beyond 64 bits as a float.
-        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-        if text.startswith(_JSON_LEAD):
-            raw = json.loads(text)
-        else:
-            try:
+        raw = None
+        if not line.startswith(_JSON_LEAD.encode() if isinstance(line, bytes) else _JSON_LEAD):
+            with contextlib.suppress(orjson.JSONDecodeError):  # not UTF-8: json reads what replacing leaves
                 raw = orjson.loads(line)
-            except orjson.JSONDecodeError:  # not UTF-8: json reads what the replacement leaves
-                raw = json.loads(text)
+        if raw is None:
+            raw = json.loads(line.decode("utf-8", "replace") if isinstance(line, bytes) else line)
         if not isinstance(raw, dict):
             raise ValueError(f"a run event is a JSON object, not {type(raw).__name__}")
         raw["at"] = datetime.fromisoformat(raw["at"])
