@@ -52,6 +52,11 @@ class StackBroker(RabbitmqBroker):
     logged. The hooks are worked out again whenever the middleware list changes.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Per hook: the middleware list it was worked out from, and the middleware that have it.
+        self._hook_cache: dict[str, tuple[list[Middleware], list[Middleware]]] = {}
+        super().__init__(*args, **kwargs)
+
     def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
         self._emit("before_" + signal, MiddlewareError, args, kwargs)
 
@@ -70,15 +75,14 @@ class StackBroker(RabbitmqBroker):
 
     def _hooked(self, hook: str) -> list[Middleware]:
         """The middleware with something in `hook`, in calling order ("after" hooks run in reverse)."""
-        cache: dict[str, tuple[list[Middleware], list[Middleware]]] = self.__dict__.setdefault("_hook_cache", {})
-        cached = cache.get(hook)
+        cached = self._hook_cache.get(hook)
         if cached is not None and cached[0] == self.middleware:  # identity first: no __eq__ on middleware
             return cached[1]
         base = getattr(Middleware, hook, None)
         ordered = self.middleware if hook.startswith("before_") else self.middleware[::-1]
         hooked = [m for m in ordered
                   if base is None or hook in getattr(m, "__dict__", ()) or getattr(type(m), hook, None) is not base]
-        cache[hook] = (list(self.middleware), hooked)
+        self._hook_cache[hook] = (list(self.middleware), hooked)
         return hooked
 
 
