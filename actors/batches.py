@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -37,9 +37,10 @@ from dramatiq.middleware import CurrentMessage, Middleware
 from actors.history import describe_error
 from actors.publish import group_barrier, run_group
 from actors.retries import PolicyRetries
+from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.errors import Deferred
-from pipeline.history import RunEvent, small_result
+from pipeline.history.events import RunEvent, small_result
 from pipeline.services import batches
 from pipeline.services.batches import Outcome, Progress
 
@@ -51,9 +52,6 @@ MAX_AGE = timedelta(hours=25)  # messages expire after a day (AgeLimit); a membe
 SENDER_WAIT = timedelta(minutes=2)
 PROGRESS_EVERY_S = 0.5  # the batch's outcome, when it finishes, carries the final count
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def current_message_id() -> str | None:

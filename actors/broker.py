@@ -29,7 +29,7 @@ from actors.logs import LogSetup
 from actors.recycle import Recycle, put_this_python_first_on_path
 from actors.retries import PolicyRetries
 from actors.workers import Heartbeats, StartupChecks
-from pipeline.history import HistoryWriter
+from pipeline.history.writer import HistoryWriter
 from pipeline.redis_clients import redis_client
 from pipeline.settings import Settings, get_settings
 

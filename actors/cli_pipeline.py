@@ -63,7 +63,7 @@ def backfill(start: str, end: str, dry_run: bool, no_wait: bool, timeout: float,
 def _follow(message_id: str, bar: Any, timeout: float) -> dict[str, Any] | None:
     """Poll the run history until the batch is over (or the run failed); move the bar as days finish."""
     import actors
-    from pipeline.runs import get_run
+    from pipeline.history.reads import get_run
 
     deadline, shown, run = time.monotonic() + timeout, 0, None
     while time.monotonic() < deadline:

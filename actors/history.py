@@ -21,9 +21,11 @@ from dramatiq.common import q_name, xq_name
 from dramatiq.middleware import CurrentMessage, Middleware
 
 from actors.arguments import arguments_refused
+from pipeline.clock import utcnow
 from pipeline.errors import Deferred, InvalidInput
-from pipeline.history import HistoryWriter, RunEvent, small_result, utcnow
-from pipeline.history_tail import sidecar_main
+from pipeline.history.events import RunEvent, small_result
+from pipeline.history.sidecar import sidecar_main
+from pipeline.history.writer import HistoryWriter
 from pipeline.redaction import redact, redact_text
 
 logger = logging.getLogger(__name__)
@@ -198,7 +200,7 @@ class RunHistory(Middleware):
 
     def _record_outcome(self, event: RunEvent) -> None:
         # Durable: in the journal before the acknowledgement, so a worker killed before
-        # the write leaves it to the next process (see pipeline.history.Journal).
+        # the write leaves it to the next process (see pipeline.history.journal).
         self.writer.record(event, durable=True)
 
     @_guarded

@@ -10,13 +10,14 @@ Dates are ISO days (YYYY-MM-DD), in UTC. Bad arguments fail at once with
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import dramatiq
 
 from actors.arguments import argument_check
 from actors.batches import current_message_id, fan_out
+from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.errors import InvalidInput
 from pipeline.services import backfill, batches, cleanup, prices, snapshots
@@ -26,9 +27,6 @@ QUEUE = "processing"
 THROWS = (InvalidInput,)
 MAX_DAYS_TO_KEEP = 36_500
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @argument_check("aggregate_daily_snapshots")

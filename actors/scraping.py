@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
@@ -27,11 +26,18 @@ from actors.arguments import argument_check
 from actors.batches import current_message_id, fan_out
 from actors.limits import Prepaid, catalog_client, deferring, ebay_client, quotas
 from actors.processing import aggregate_snapshot_for_minifigure
+from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.errors import InvalidInput
 from pipeline.quality import Condition
 from pipeline.services import catalog, prices, receipts
-from pipeline.services.inputs import parse_condition, parse_count, parse_set_number, parse_text, parse_uuid
+from pipeline.services.inputs import (
+    parse_condition,
+    parse_count,
+    parse_set_number,
+    parse_text,
+    parse_uuid,
+)
 from pipeline.services.prices import Figure
 from pipeline.settings import MAX_FIGURES_PER_MESSAGE, get_settings
 from pipeline.sources.errors import PermanentSourceError
@@ -41,9 +47,6 @@ THROWS = (InvalidInput, PermanentSourceError)
 MAX_SYNC_LIMIT = 10_000
 MAX_BATCH_SIZE = 1_000
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @argument_check("sync_catalog_from_brickset")

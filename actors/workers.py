@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from psycopg.types.json import Jsonb
 from dramatiq.middleware import Middleware, MiddlewareError
 from dramatiq.middleware.time_limit import TimeLimit
+from psycopg.types.json import Jsonb
 
 from actors.history import RunHistory, worker_id
-from pipeline.history import close_quietly, libpq_dsn
+from pipeline.db import close_quietly, libpq_dsn
 
 logger = logging.getLogger(__name__)
 

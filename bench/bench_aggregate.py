@@ -36,7 +36,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from pipeline import db
-from pipeline.history import libpq_dsn
+from pipeline.db import libpq_dsn
 from pipeline.quality import EXCLUSION_REASONS
 from pipeline.services.snapshots import aggregate_day
 from pipeline.settings import get_settings

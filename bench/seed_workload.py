@@ -59,8 +59,8 @@ from typing import Any
 
 from bench.processes import consumers, cpu_seconds
 from bench.scratch import Clocked, Outcome, Run, remove, start_sandbox
-from pipeline.history import spool_key
-from pipeline.history_tail import sidecar_running
+from pipeline.history.journal import spool_key
+from pipeline.history.sidecar import sidecar_running
 from pipeline.services.prices import Figure
 from tests.support import services
 

@@ -52,7 +52,7 @@ def db_current() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def status(message_id: str, as_json: bool) -> None:
     """Print the life of the run with MESSAGE_ID: enqueued, running, retries, outcome."""
-    from pipeline.runs import format_life, get_run
+    from pipeline.history.reads import format_life, get_run
 
     with db.session_scope() as session:
         life = get_run(session, message_id)
@@ -94,7 +94,7 @@ def _when(value: str | None) -> Any:
 def runs(actor: str | None, status_: str | None, since: str | None, until: str | None, message_id: str | None,
          limit: int, as_json: bool) -> None:
     """Recent runs, newest first (by their last change of status)."""
-    from pipeline.runs import search_runs
+    from pipeline.history.reads import search_runs
 
     with db.session_scope() as session:
         rows = search_runs(session, actor=actor, status=status_, since=_when(since), until=_when(until),

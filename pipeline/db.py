@@ -1,4 +1,4 @@
-"""Engine, session scope and migrations. Only this module and sources/ do I/O."""
+"""Engine, session scope, migrations, and the plain psycopg connections of the history writers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -125,3 +124,25 @@ def known_revision(revision: str) -> bool:
         return _scripts().get_revision(revision) is not None
     except CommandError:
         return False
+
+
+def close_quietly(conn: psycopg.Connection[Any] | None) -> None:
+    """Close a connection that may already be broken; returns None, for `self._conn = close_quietly(...)`."""
+    if conn is not None:
+        try:
+            conn.close()
+        except psycopg.Error:
+            pass
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+
+def connected(conn: psycopg.Connection[Any] | None, dsn: str) -> psycopg.Connection[Any]:
+    """`conn` if it is open, else a new autocommit connection: a writer's one connection."""
+    if conn is None or conn.closed:
+        conn = psycopg.connect(dsn, connect_timeout=3, autocommit=True)
+    return conn
+

@@ -25,7 +25,7 @@ import pika
 import pika.exceptions
 import requests
 
-from pipeline.history import RunEvent
+from pipeline.history.events import RunEvent
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -37,7 +37,14 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from pipeline.cron import CronError, CronExpr, next_tick, parse_zone, previous_tick, ticks_between
+from pipeline.cron import (
+    CronError,
+    CronExpr,
+    next_tick,
+    parse_zone,
+    previous_tick,
+    ticks_between,
+)
 
 ON_TIME = timedelta(minutes=1)
 MAX_GRACE = timedelta(days=366)  # a yearly job's catch-up; longer ones would replay years of ticks at start

@@ -8,7 +8,6 @@ from typing import Literal
 from pydantic import AnyUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 MAX_FIGURES_PER_MESSAGE = 100  # a price batch's message: all its figures are stored in one transaction
 
 

@@ -18,8 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.orm import Session
 
+from pipeline.history.reads import late_by_ms
 from pipeline.models import Run, ScheduleTick
-from pipeline.runs import late_by_ms
 from pipeline.schedule_table import ON_TIME, Entry, ScheduleTable
 
 

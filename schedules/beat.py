@@ -26,8 +26,15 @@ from dramatiq import Broker, Message
 from sqlalchemy.exc import SQLAlchemyError
 
 from pipeline import ticks
+from pipeline.clock import utcnow
 from pipeline.db import session_scope
-from pipeline.schedule_table import DueTick, Entry, ScheduleTable, due_ticks, first_check
+from pipeline.schedule_table import (
+    DueTick,
+    Entry,
+    ScheduleTable,
+    due_ticks,
+    first_check,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,9 +43,6 @@ STALE_CLAIM = timedelta(minutes=2)  # another process's unsent claim older than 
 MAX_EARLY = timedelta(seconds=2)  # a runner woken this much before a tick waits for it
 _US = timedelta(microseconds=1)
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def process_id() -> str:

@@ -14,8 +14,10 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from pipeline.history import RunEvent, libpq_dsn, write_events
+from pipeline.db import libpq_dsn
+from pipeline.history.events import RunEvent
 from pipeline.settings import get_settings
+from pipeline.sql.runs import write_events
 from tests.support.web import craft_dead_letter, forget_runs, publish_raw
 from tests.support.worker import ROOT
 
@@ -137,9 +139,9 @@ def test_inspect_scheduled_shows_delayed_messages_and_next_ticks(broker: Any) ->
 
 
 def test_cancel_from_the_cli(broker: Any) -> None:
-    import actors
     import redis
 
+    import actors
     from actors.cancel import cancel_key
     from tests.support.actors import echo
 

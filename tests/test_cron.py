@@ -15,7 +15,14 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline.cron import (
-    LOOKBACK_DAYS, CronError, CronExpr, is_tick, next_tick, parse_zone, previous_tick, ticks_between,
+    LOOKBACK_DAYS,
+    CronError,
+    CronExpr,
+    is_tick,
+    next_tick,
+    parse_zone,
+    previous_tick,
+    ticks_between,
 )
 
 LONDON = ZoneInfo("Europe/London")

@@ -8,7 +8,6 @@ accounts for every message (see the checks in tests/support/pipeline.py).
 from __future__ import annotations
 
 import signal
-import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,7 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from pipeline.history import TERMINAL
+from pipeline.history.events import TERMINAL
 from pipeline.sources.sandbox import SandboxServer, catalog, listings_for
 from tests.support.pipeline import (
     check_history_accounts_for,
@@ -26,11 +25,11 @@ from tests.support.pipeline import (
     mark_start,
     rows,
     run_of,
+    sandbox,  # noqa: F401  (a fixture)
     sandbox_env,
     sandbox_worker,
     settle,
 )
-from tests.support.pipeline import sandbox  # noqa: F401  (a fixture)
 from tests.support.worker import start_worker, stop_worker, wait_for
 
 SEARCH = "/item_summary/search"

@@ -129,7 +129,7 @@ def test_a_pooled_connection_that_died_is_replaced_not_handed_out() -> None:
     from sqlalchemy import text
 
     from pipeline import db
-    from pipeline.history import libpq_dsn
+    from pipeline.db import libpq_dsn
 
     url = os.environ["DATABASE_URL"] + "?connect_timeout=4"  # an engine of its own
     engine = db.get_engine(url)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pipeline.history import RunEvent
+from pipeline.history.events import RunEvent
 from pipeline.redaction import redact
 from pipeline.settings import Settings, describe_error
 from tests.support.fuzz import json_values

@@ -20,7 +20,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InvalidInput
-from tests.support.fuzz import Started, actors_that_stop_when_started, footprint, json_values, junk
+from tests.support.fuzz import (
+    Started,
+    actors_that_stop_when_started,
+    footprint,
+    json_values,
+    junk,
+)
 from tests.support.web import BEARER, TOKEN, settings_with
 
 FUZZ = settings(max_examples=60, deadline=None,

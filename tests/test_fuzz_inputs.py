@@ -23,7 +23,14 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import InvalidInput
-from tests.support.fuzz import PIPELINE_ACTORS, Started, actors_that_stop_when_started, footprint, junk, mutated
+from tests.support.fuzz import (
+    PIPELINE_ACTORS,
+    Started,
+    actors_that_stop_when_started,
+    footprint,
+    junk,
+    mutated,
+)
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TODAY = datetime.now(UTC).date()

@@ -27,7 +27,12 @@ from sqlalchemy.orm import Session
 
 from pipeline.sources.bricklink import BricklinkClient
 from pipeline.sources.brickset import BricksetClient
-from pipeline.sources.ebay import SEARCH_ENDPOINT, TOKEN_ENDPOINT, BrowseQuery, EbayClient
+from pipeline.sources.ebay import (
+    SEARCH_ENDPOINT,
+    TOKEN_ENDPOINT,
+    BrowseQuery,
+    EbayClient,
+)
 from pipeline.sources.errors import SourceError, TransientSourceError
 from pipeline.sources.rebrickable import RebrickableClient
 from tests.sources import reference_examples as ex

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from pipeline.history import HistoryWriter, RunEvent
-from pipeline.models import Run, RunEvent as RunEventRow
+from pipeline.history.events import RunEvent
+from pipeline.history.writer import HistoryWriter
+from pipeline.models import Run
+from pipeline.models import RunEvent as RunEventRow
 from tests.support.proxy import TcpProxy
 from tests.support.worker import wait_for
 
@@ -148,7 +150,8 @@ def test_values_postgresql_cannot_store_are_written_as_text_not_retried_forever(
 def test_a_requeued_run_reopens_in_the_same_batch_as_its_earlier_life(session) -> None:  # noqa: ANN001
     import psycopg
 
-    from pipeline.history import libpq_dsn, write_events
+    from pipeline.db import libpq_dsn
+    from pipeline.sql.runs import write_events
 
     events = [RunEvent("again-1", "enqueued", "enqueued", actor="echo", queue="default"),
               RunEvent("again-1", "running", "running", worker="w1"),
@@ -165,7 +168,8 @@ def test_a_requeued_run_reopens_in_the_same_batch_as_its_earlier_life(session) -
 KILLED_WRITER = """
 import os, signal, sys
 from pathlib import Path
-from pipeline.history import HistoryWriter, RunEvent
+from pipeline.history.writer import HistoryWriter
+from pipeline.history.events import RunEvent
 writer = HistoryWriter(sys.argv[1], spool_dir=Path(sys.argv[2]), linger_s=0)
 writer.record(RunEvent("journal-1", "running", "running", worker="w1", actor="echo", queue="default"))
 assert writer.flush(10)
@@ -199,7 +203,8 @@ def test_an_outcome_a_killed_process_had_not_written_is_recovered_by_the_next(se
 def test_recovered_outcomes_already_written_are_not_written_twice(session) -> None:  # noqa: ANN001
     import psycopg
 
-    from pipeline.history import libpq_dsn, write_recovered
+    from pipeline.db import libpq_dsn
+    from pipeline.sql.runs import write_recovered
 
     events = [RunEvent("twice-1", "running", "running", worker="w1", actor="echo"),
               RunEvent("twice-1", "succeeded", "succeeded", worker="w1")]
@@ -210,7 +215,7 @@ def test_recovered_outcomes_already_written_are_not_written_twice(session) -> No
 
 
 def test_a_journal_keeps_only_what_is_not_yet_written(tmp_path: Path) -> None:
-    from pipeline.history import Journal
+    from pipeline.history.journal import Journal
 
     line = len(RunEvent("m-0", "succeeded", "succeeded").to_json()) + 1
     journal = Journal(tmp_path, "k", size=2 * line + 1)  # two lines a file

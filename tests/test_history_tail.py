@@ -10,8 +10,10 @@ import sys
 import threading
 from pathlib import Path
 
-from pipeline.history import HistoryWriter, RunEvent, spool_key
-from pipeline.history_tail import HistoryTail, sidecar_running
+from pipeline.history.events import RunEvent
+from pipeline.history.journal import spool_key
+from pipeline.history.sidecar import HistoryTail, sidecar_running
+from pipeline.history.writer import HistoryWriter
 from pipeline.models import Run
 from tests.support.proxy import TcpProxy
 from tests.support.worker import ROOT, start_worker, stop_worker, wait_for
@@ -22,7 +24,8 @@ DSN = os.environ["DATABASE_URL"]
 JOURNALLING_PROCESS = """
 import os, signal, sys
 from pathlib import Path
-from pipeline.history import HistoryWriter, RunEvent
+from pipeline.history.writer import HistoryWriter
+from pipeline.history.events import RunEvent
 writer = HistoryWriter(sys.argv[1], spool_dir=Path(sys.argv[2]))
 assert writer.hand_over()
 prefix, n, how = sys.argv[3], int(sys.argv[4]), sys.argv[5]
@@ -67,7 +70,7 @@ def test_the_sidecar_writes_what_a_closed_process_journalled_and_deletes_its_fil
     proc = subprocess.run(
         [sys.executable, "-c", JOURNALLING_PROCESS.replace("spool_dir=Path(sys.argv[2]))",
                                                            "spool_dir=Path(sys.argv[2]))\n"
-                                                           "import pipeline.history as h; h.Journal.SIZE = 4096"),
+                                                           "import pipeline.history.journal as j; j.Journal.SIZE = 4096"),
          DSN, str(tmp_path), "tail-closed", "60", "close"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -255,7 +258,7 @@ def test_a_process_that_handed_over_reports_whether_a_sidecar_writes_its_history
 
 
 def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    from pipeline import history_tail
+    from pipeline.history import sidecar
 
     real_step, failures = HistoryTail.step, []
 
@@ -267,7 +270,7 @@ def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_
 
     monkeypatch.setattr(HistoryTail, "step", step_that_fails_once)
     stop = threading.Event()
-    runner = threading.Thread(target=history_tail.serve, args=(DSN, tmp_path, stop), kwargs={"restart_s": 0.1})
+    runner = threading.Thread(target=sidecar.serve, args=(DSN, tmp_path, stop), kwargs={"restart_s": 0.1})
     runner.start()
     try:
         proc = journal_in_a_process(tmp_path, "tail-restart", 5, "close")
@@ -281,10 +284,10 @@ def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_
 
 
 def test_with_no_sidecar_a_worker_process_writes_in_its_stead(session, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    from pipeline import history
+    from pipeline.history import writer
 
-    monkeypatch.setattr(history, "SIDECAR_START_S", 0.0)
-    monkeypatch.setattr(history, "SIDECAR_WATCH_S", 0.1)
+    monkeypatch.setattr(writer, "SIDECAR_START_S", 0.0)
+    monkeypatch.setattr(writer, "SIDECAR_WATCH_S", 0.1)
     # Another worker process of the command journals too (and closes its file).
     assert journal_in_a_process(tmp_path, "tail-stead-other", 3, "close").returncode == 0
     writer = HistoryWriter(DSN, spool_dir=tmp_path)

@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 
 from pipeline.sources.sandbox import SandboxServer
-from tests.support.pipeline import clear_pipeline_tables, execute, mark_start, rows, run_of, sandbox_worker, settle
-from tests.support.pipeline import sandbox  # noqa: F401  (a fixture)
+from tests.support.pipeline import (
+    clear_pipeline_tables,
+    execute,
+    mark_start,
+    rows,
+    run_of,
+    sandbox,  # noqa: F401  (a fixture)
+    sandbox_worker,
+    settle,
+)
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,17 @@ from pathlib import Path
 import pytest
 
 from pipeline.sources.sandbox import SandboxServer
-from tests.support.pipeline import clear_pipeline_tables, dump, execute, mark_start, rows, run_of, sandbox_worker, settle
-from tests.support.pipeline import sandbox  # noqa: F401  (a fixture)
+from tests.support.pipeline import (
+    clear_pipeline_tables,
+    dump,
+    execute,
+    mark_start,
+    rows,
+    run_of,
+    sandbox,  # noqa: F401  (a fixture)
+    sandbox_worker,
+    settle,
+)
 from tests.support.worker import ROOT, wait_for
 
 CENT = Decimal("0.01")
@@ -73,8 +82,9 @@ def _sync(limit: int) -> dict:
 
 def _same_message_again(message_id: str) -> None:
     """What RabbitMQ does after a worker dies between commit and ack: the same message, delivered again."""
-    import actors
     from dramatiq import Message
+
+    import actors
 
     run = rows("SELECT actor, queue, args, kwargs, options FROM runs WHERE message_id = :m", m=message_id)[0]
     actors.broker.enqueue(Message(queue_name=run.queue, actor_name=run.actor, args=tuple(run.args),
@@ -82,7 +92,11 @@ def _same_message_again(message_id: str) -> None:
 
 
 def test_redelivery_double_sends_and_a_second_callback_change_nothing(clean, worker: Path) -> None:  # noqa: ANN001
-    from actors import aggregate_daily_snapshots, aggregate_snapshot_for_minifigure, fetch_prices_for_minifigure
+    from actors import (
+        aggregate_daily_snapshots,
+        aggregate_snapshot_for_minifigure,
+        fetch_prices_for_minifigure,
+    )
     from actors.batches import finish_batch
 
     sync = _sync(limit=2)

@@ -15,8 +15,12 @@ import pytest
 from pipeline.errors import Deferred
 from pipeline.sources.errors import QuotaExceeded, TransientSourceError
 from pipeline.sources.sandbox import SandboxServer
-from tests.support.pipeline import clear_pipeline_tables, run_of, sandbox_worker
-from tests.support.pipeline import sandbox  # noqa: F401  (a fixture)
+from tests.support.pipeline import (
+    clear_pipeline_tables,
+    run_of,
+    sandbox,  # noqa: F401  (a fixture)
+    sandbox_worker,
+)
 from tests.support.worker import wait_for
 
 # The first test spends a token and a search. Whichever process takes the next four fetches,
@@ -164,8 +168,9 @@ def test_the_scripted_backend_counts_as_dramatiqs_own_does() -> None:
 
 
 def test_a_group_barrier_clears_once_when_its_members_finish_together() -> None:
-    import actors
     from dramatiq.rate_limits import Barrier
+
+    import actors
 
     barrier = Barrier(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}:barrier-{uuid.uuid4().hex}",
                       ttl=60_000)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import replace
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 

@@ -12,8 +12,18 @@ import yaml
 
 from pipeline.cron import ticks_between
 from pipeline.schedule_table import (
-    CatchUp, DueTick, Entry, ScheduleError, check_actors, due_ticks, first_check, load_table,
-    parse_duration, parse_entry, parse_table, table_path,
+    CatchUp,
+    DueTick,
+    Entry,
+    ScheduleError,
+    check_actors,
+    due_ticks,
+    first_check,
+    load_table,
+    parse_duration,
+    parse_entry,
+    parse_table,
+    table_path,
 )
 
 ROOT = Path(__file__).resolve().parents[1]

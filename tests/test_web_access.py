@@ -23,7 +23,9 @@ PATH_VALUES = {"name": "default", "actor": "health_check"}
 def every_route(routes: list) -> list:
     """Routes with their full paths, however this FastAPI version nests included routers."""
     try:
-        from fastapi.routing import iter_route_contexts  # FastAPI >= 0.13x wraps included routers
+        from fastapi.routing import (
+            iter_route_contexts,  # FastAPI >= 0.13x wraps included routers
+        )
     except ImportError:
         return list(routes)
     return list(iter_route_contexts(routes))

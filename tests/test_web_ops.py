@@ -11,8 +11,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.history import RunEvent, write_events
-from tests.support.web import BEARER, TOKEN, craft_dead_letter, publish_raw, settings_with
+from pipeline.history.events import RunEvent
+from pipeline.sql.runs import write_events
+from tests.support.web import (
+    BEARER,
+    TOKEN,
+    craft_dead_letter,
+    publish_raw,
+    settings_with,
+)
 from tests.support.worker import running_worker, wait_for
 
 MODULES = ("tests.support.actors", "tests.support.web_actors")
@@ -21,7 +28,7 @@ MODULES = ("tests.support.actors", "tests.support.web_actors")
 def life(message_id: str) -> dict[str, Any] | None:
     import actors
     from pipeline.db import session_scope
-    from pipeline.runs import get_run
+    from pipeline.history.reads import get_run
 
     actors.stack.writer.flush()
     with session_scope() as session:
@@ -222,10 +229,10 @@ def test_queues_from_the_management_api_and_what_amqp_tells_without_it(http: Tes
 
 
 def test_runs_search_by_actor_status_time_and_id_prefix_with_paging(http: TestClient) -> None:
-    import actors
     import psycopg
 
-    from pipeline.history import libpq_dsn
+    import actors
+    from pipeline.db import libpq_dsn
     from pipeline.settings import get_settings
 
     actors.stack.writer.flush()

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.support.worker import ROOT, running_worker, start_worker, stop_worker, wait_for
+from tests.support.worker import (
+    ROOT,
+    running_worker,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
 
 TEST_ACTORS = "tests.support.actors"
 
@@ -18,7 +22,7 @@ TEST_ACTORS = "tests.support.actors"
 def life(message_id: str) -> dict | None:
     import actors
     from pipeline.db import session_scope
-    from pipeline.runs import get_run
+    from pipeline.history.reads import get_run
 
     actors.stack.writer.flush()
     with session_scope() as session:

@@ -22,9 +22,21 @@ from pipeline.quality.classify import (
     classify_listing,
     exclusion_reasons,
 )
-from pipeline.quality.condition import CONDITIONS, Condition, condition_from_ebay, looks_sealed
+from pipeline.quality.condition import (
+    CONDITIONS,
+    Condition,
+    condition_from_ebay,
+    looks_sealed,
+)
 from pipeline.quality.numbers import FigureNumber, parse_figure_number
-from pipeline.quality.stats import METHOD_VERSION, THIN_DATA_N, Summary, is_thin, percentile_cont, summarize
+from pipeline.quality.stats import (
+    METHOD_VERSION,
+    THIN_DATA_N,
+    Summary,
+    is_thin,
+    percentile_cont,
+    summarize,
+)
 
 __all__ = [
     "ABSURD_PRICE",

@@ -13,14 +13,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
 from psycopg.types.json import Jsonb
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.db import driver
 from pipeline.errors import InvalidInput
 from pipeline.models import Minifigure
-from pipeline.quality import Condition, FigureFacts, ListingFacts, classify_listing, parse_figure_number
+from pipeline.quality import (
+    Condition,
+    FigureFacts,
+    ListingFacts,
+    classify_listing,
+    parse_figure_number,
+)
 from pipeline.services import batches, receipts
 from pipeline.sources.conditions import browse_condition_ids
 from pipeline.sources.ebay import BrowseQuery, EbayClient, ItemSummary

@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from pipeline.db import driver
 from pipeline.models import AppliedMessage
 
-
 _CLAIM = ("INSERT INTO applied_messages (message_id, actor, applied_at) VALUES (%s, %s, %s) "
           "ON CONFLICT DO NOTHING RETURNING 1")
 _RESULT = "SELECT result FROM applied_messages WHERE message_id = %s"

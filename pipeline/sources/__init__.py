@@ -13,7 +13,11 @@ from pipeline.sources.errors import (
     SourceError,
     TransientSourceError,
 )
-from pipeline.sources.factory import make_bricklink_client, make_catalog_client, make_ebay_client
+from pipeline.sources.factory import (
+    make_bricklink_client,
+    make_catalog_client,
+    make_ebay_client,
+)
 
 __all__ = [
     "AuthError",

@@ -18,7 +18,13 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pipeline.sources.errors import AuthError, NotFound, PermanentSourceError, SourceError, TransientSourceError
+from pipeline.sources.errors import (
+    AuthError,
+    NotFound,
+    PermanentSourceError,
+    SourceError,
+    TransientSourceError,
+)
 from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy
 from pipeline.sources.oauth1 import OAuth1
 from pipeline.sources.payload import Fields

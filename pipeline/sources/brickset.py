@@ -21,8 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.sources.errors import AuthError, PermanentSourceError, QuotaExceeded, SourceError
-from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status
+from pipeline.sources.errors import (
+    AuthError,
+    PermanentSourceError,
+    QuotaExceeded,
+    SourceError,
+)
+from pipeline.sources.http import (
+    BeforeRequest,
+    HttpSource,
+    Reply,
+    RetryPolicy,
+    error_for_status,
+)
 from pipeline.sources.payload import Fields
 
 log = logging.getLogger(__name__)

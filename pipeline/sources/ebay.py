@@ -26,8 +26,19 @@ from pipeline.sources.ebay_listings import (
     ShippingOption,
     parse_search_page,
 )
-from pipeline.sources.errors import AuthError, PermanentSourceError, QuotaExceeded, SourceError
-from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status
+from pipeline.sources.errors import (
+    AuthError,
+    PermanentSourceError,
+    QuotaExceeded,
+    SourceError,
+)
+from pipeline.sources.http import (
+    BeforeRequest,
+    HttpSource,
+    Reply,
+    RetryPolicy,
+    error_for_status,
+)
 from pipeline.sources.payload import Fields
 
 __all__ = ["ApplicationToken", "BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption",

@@ -19,8 +19,20 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from pipeline.sources.errors import NotFound, PermanentSourceError, SourceError, TransientSourceError
-from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy, error_for_status, usable_delay
+from pipeline.sources.errors import (
+    NotFound,
+    PermanentSourceError,
+    SourceError,
+    TransientSourceError,
+)
+from pipeline.sources.http import (
+    BeforeRequest,
+    HttpSource,
+    Reply,
+    RetryPolicy,
+    error_for_status,
+    usable_delay,
+)
 from pipeline.sources.payload import Fields
 
 log = logging.getLogger(__name__)

@@ -7,14 +7,14 @@ import uuid
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
 from pipeline import rabbit
-from pipeline.history import TERMINAL
+from pipeline.history.events import TERMINAL
+from pipeline.history.reads import get_run
 from pipeline.models import Minifigure
-from pipeline.runs import get_run
 from pipeline.services.catalog import FIRST_YEAR, check_year
 from pipeline.services.inputs import parse_past_day, parse_text
 from pipeline.sources.conditions import parse_condition

@@ -13,10 +13,12 @@ from typing import Any
 import psycopg
 from sqlalchemy.orm import Session
 
-from pipeline.history import TERMINAL, RunEvent, libpq_dsn, write_events
+from pipeline.db import libpq_dsn
+from pipeline.history.events import TERMINAL, RunEvent
+from pipeline.history.reads import RunLife, get_run
 from pipeline.redaction import REDACTED
-from pipeline.runs import RunLife, get_run
 from pipeline.settings import Settings
+from pipeline.sql.runs import write_events
 from pipeline.web.dispatch import Dispatcher
 
 CANCELLABLE = ("enqueued", "delayed", "retrying")

@@ -12,8 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from pipeline import rabbit
-from pipeline.history import STATUSES
-from pipeline.runs import get_run
+from pipeline.history.events import STATUSES
+from pipeline.history.reads import get_run
 from pipeline.web import ops, queries, schedules
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when, read_form

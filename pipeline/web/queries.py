@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from pipeline.history.reads import search_runs
 from pipeline.models import Run, Worker
-from pipeline.runs import search_runs
 
 MAX_OFFSET = 2**31  # far past any run history, and within PostgreSQL's bigint OFFSET
 HEARTBEAT_S = 5.0  # the interval of actors.workers.Heartbeats

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from pipeline.sources.conditions import browse_condition_ids, condition_of_listing
-from pipeline.sources.ebay import MAX_RESULTS, ApplicationToken, BrowseQuery, EbayClient, SearchPage
+from pipeline.sources.ebay import (
+    MAX_RESULTS,
+    ApplicationToken,
+    BrowseQuery,
+    EbayClient,
+    SearchPage,
+)
 from pipeline.sources.errors import AuthError, PermanentSourceError
 from pipeline.sources.sandbox import SandboxServer
 from tests.sources.clients_support import ebay_client, requests_to

@@ -7,7 +7,12 @@ from typing import Any
 import pytest
 
 from pipeline.settings import Settings
-from pipeline.sources import AuthError, make_bricklink_client, make_catalog_client, make_ebay_client
+from pipeline.sources import (
+    AuthError,
+    make_bricklink_client,
+    make_catalog_client,
+    make_ebay_client,
+)
 from pipeline.sources.brickset import BricksetClient
 from pipeline.sources.ebay import BrowseQuery
 from pipeline.sources.rebrickable import RebrickableClient

@@ -18,7 +18,14 @@ from pipeline.sources.errors import (
     SourceError,
     TransientSourceError,
 )
-from pipeline.sources.http import Check, Reply, RetryPolicy, backoff_s, error_for_status, parse_retry_after
+from pipeline.sources.http import (
+    Check,
+    Reply,
+    RetryPolicy,
+    backoff_s,
+    error_for_status,
+    parse_retry_after,
+)
 from tests.sources.clients_support import reply, verdict
 
 

@@ -118,9 +118,9 @@ def _check(value: Any, hint: Any, where: str) -> None:
 
 def footprint() -> tuple[list[tuple[int, int, int]], int]:
     """Messages in every queue of the broker, and runs on record: what a refused request must leave as it was."""
-    import actors
     from sqlalchemy import func, select
 
+    import actors
     from pipeline.db import session_scope
     from pipeline.models import Run
 

@@ -118,7 +118,7 @@ def settle(timeout: float = 60, quiet_s: float = 1.5, ignore: tuple[str, ...] = 
 
 def run_of(message_id: str) -> dict[str, Any] | None:
     import actors
-    from pipeline.runs import get_run
+    from pipeline.history.reads import get_run
 
     actors.stack.writer.flush()
     with session_scope() as session:
@@ -151,7 +151,7 @@ DEAD = ("failed", "dead_lettered")  # nacked: in the queue's .XQ, with the reaso
 def message_tree(root_id: str) -> dict[str, dict[str, Any]]:
     """The run history of `root_id` and of every message sent while handling it, and so on down."""
     import actors
-    from pipeline.runs import get_run
+    from pipeline.history.reads import get_run
 
     actors.stack.writer.flush()
     with session_scope() as session:

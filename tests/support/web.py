@@ -110,8 +110,9 @@ def publish_raw(queue: str, body: bytes) -> None:
 def craft_dead_letter(actor: str = "fragile_fetch", queue: str = "default", args: tuple[Any, ...] = ("x",),
                       error: str = "UpstreamDown: price source down") -> str:
     """Put a message straight into QUEUE.XQ, as Dramatiq leaves one after its last retry."""
-    import actors
     from dramatiq import Message
+
+    import actors
 
     actors.broker.get_queue_message_counts(queue)  # declares the queue, its .DQ and .XQ as Dramatiq does
 
@@ -153,9 +154,9 @@ def insert_figure(name: str, theme: str = "Star Wars", days: int = 100, conditio
 
 def forget_runs(*message_ids: str) -> None:
     """Drop the history of messages a test sent and then flushed away: they will never run."""
-    import actors
     from sqlalchemy import delete
 
+    import actors
     from pipeline.db import session_scope
     from pipeline.models import Run, RunEvent
 

@@ -23,7 +23,16 @@ from urllib.parse import unquote
 
 from .browse_query import FilterValue, Range, market_index, parse_filter, parse_keywords
 from .credentials import SANDBOX_CREDENTIALS
-from .listings import CATEGORIES, CONDITIONS, MARKETPLACES, PER_US_DOLLAR, Listing, Money, convert, money_on
+from .listings import (
+    CATEGORIES,
+    CONDITIONS,
+    MARKETPLACES,
+    PER_US_DOLLAR,
+    Listing,
+    Money,
+    convert,
+    money_on,
+)
 from .messages import Request, Response, json_response
 from .service import DailyQuota, Service
 

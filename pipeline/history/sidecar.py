@@ -34,19 +34,11 @@ from typing import Any
 
 import psycopg
 
-from pipeline.history import (
-    JOURNAL_SCAN_S,
-    Journal,
-    RunEvent,
-    _alive,
-    close_quietly,
-    connected,
-    libpq_dsn,
-    spool_key,
-    write_events,
-    write_batch,
-    write_recovered,
-)
+from pipeline.db import close_quietly, connected, libpq_dsn
+from pipeline.history.events import RunEvent
+from pipeline.history.journal import JOURNAL_SCAN_S, Journal, process_alive, spool_key
+from pipeline.history.store import write_batch
+from pipeline.sql.runs import write_events, write_recovered
 
 logger = logging.getLogger(__name__)
 READ_CHUNK = 1 << 16  # a poll mostly finds a few lines, then zeros: reading more only copies zeros
@@ -159,7 +151,7 @@ class HistoryTail:
             if len(events) >= self.batch_size:
                 break
             # Whether the process is gone is decided before reading: it cannot add lines after.
-            dead = not _alive(file.pid)
+            dead = not process_alive(file.pid)
             offset, ended, drained = self._read_file(file, events)
             reads.append(_Read(file, offset, ended or (dead and drained), ended or drained))
         return events, reads
@@ -243,7 +235,7 @@ class HistoryTail:
                     next_scan = now + self.scan_s
                 if stop.is_set() and waiting_for is None:
                     self._scan()
-                    waiting_for = {f.pid for f in self._files.values() if _alive(f.pid)} - {os.getpid()}
+                    waiting_for = {f.pid for f in self._files.values() if process_alive(f.pid)} - {os.getpid()}
                     logger.info("run history: sidecar stopping once %d worker processes are done",
                                 len(waiting_for))
                 try:
@@ -270,7 +262,7 @@ class HistoryTail:
                 if moved:
                     continue
                 # Files left are of processes started after the stop (a reload's): the next sidecar's.
-                if waiting_for is not None and all(f.pid not in waiting_for and _alive(f.pid)
+                if waiting_for is not None and all(f.pid not in waiting_for and process_alive(f.pid)
                                                    for f in self._files.values()):
                     return
                 time.sleep(self.poll_s)
