@@ -10,7 +10,12 @@ from typing import Any
 import click
 
 from pipeline.cli import cli, emit
-from pipeline.schedule_table import ScheduleError, check_actors, load_table, table_path
+from pipeline.scheduling.table import (
+    ScheduleError,
+    check_actors,
+    load_table,
+    table_path,
+)
 from pipeline.settings import get_settings
 
 
@@ -25,7 +30,7 @@ def schedule(as_json: bool) -> None:
     """
     import actors
     from pipeline.db import session_scope
-    from pipeline.ticks import schedule_overview
+    from pipeline.scheduling.ticks import schedule_overview
 
     try:
         table = load_table(table_path(get_settings().schedule_file))

@@ -8,7 +8,7 @@
 The table is `schedules/default.yaml`, or the file the SCHEDULE_FILE setting names
 (format and catch-up rules: pipeline/schedule_table.py). Any number of runners of
 either kind may run at once: each tick is claimed in PostgreSQL before its message
-is sent, and only the process that wins the claim sends it (pipeline/ticks.py,
+is sent, and only the process that wins the claim sends it (pipeline/sql/ticks.py,
 schedules/beat.py). A claim whose send failed stays unsent and is sent again, with
 the same message id, by a sweep every 30 s.
 

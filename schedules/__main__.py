@@ -20,7 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from pipeline.schedule_table import Entry, ScheduleError
+from pipeline.scheduling.table import Entry, ScheduleError
 from schedules.beat import SWEEP_INTERVAL, Beat, as_utc
 
 logger = logging.getLogger("schedules")

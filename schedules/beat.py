@@ -25,16 +25,16 @@ from datetime import UTC, datetime, timedelta
 from dramatiq import Broker, Message
 from sqlalchemy.exc import SQLAlchemyError
 
-from pipeline import ticks
 from pipeline.clock import utcnow
 from pipeline.db import session_scope
-from pipeline.schedule_table import (
+from pipeline.scheduling.table import (
     DueTick,
     Entry,
     ScheduleTable,
     due_ticks,
     first_check,
 )
+from pipeline.sql import ticks
 
 logger = logging.getLogger(__name__)
 

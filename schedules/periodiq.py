@@ -19,7 +19,7 @@ import signal
 from typing import Any
 
 import actors
-from pipeline.schedule_table import ScheduleError
+from pipeline.scheduling.table import ScheduleError
 from schedules.beat import Beat
 from schedules.proxies import register_proxies
 from schedules.table import load_checked_table

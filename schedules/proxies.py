@@ -22,7 +22,7 @@ import pendulum
 from dramatiq import Broker
 from periodiq import PeriodiqMiddleware
 
-from pipeline.schedule_table import Entry, format_duration
+from pipeline.scheduling.table import Entry, format_duration
 from schedules.beat import SWEEP_INTERVAL, Beat, as_utc
 
 logger = logging.getLogger(__name__)

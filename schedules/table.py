@@ -7,7 +7,12 @@ import inspect
 from dramatiq import Broker
 
 from actors.arguments import refusal
-from pipeline.schedule_table import ScheduleTable, check_actors, load_table, table_path
+from pipeline.scheduling.table import (
+    ScheduleTable,
+    check_actors,
+    load_table,
+    table_path,
+)
 from pipeline.settings import get_settings
 
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline.cron import (
+from pipeline.scheduling.cron import (
     LOOKBACK_DAYS,
     CronError,
     CronExpr,

@@ -25,11 +25,12 @@ from periodiq import Scheduler
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
-from pipeline import ticks
-from pipeline.cron import ticks_between
 from pipeline.db import session_scope
 from pipeline.models import Run, ScheduleTick
-from pipeline.schedule_table import ON_TIME, ScheduleTable, parse_table
+from pipeline.scheduling.cron import ticks_between
+from pipeline.scheduling.table import ON_TIME, ScheduleTable, parse_table
+from pipeline.scheduling.ticks import schedule_overview
+from pipeline.sql import ticks
 from schedules.__main__ import TickTrigger
 from schedules.beat import STALE_CLAIM, Beat, as_utc
 from schedules.proxies import register_proxies
@@ -211,7 +212,7 @@ def test_a_failed_send_keeps_the_claim_and_the_sweep_sends_it_with_the_same_mess
     [claim] = claims(prefix)
     assert claim.sent_at is None and claim.send_error == "ConnectionError: broker unreachable"
     with session_scope() as session:
-        [view] = ticks.schedule_overview(session, schedule, clock())
+        [view] = schedule_overview(session, schedule, clock())
     assert view["state"] == "unsent" and view["last_tick"]["send_error"] == "ConnectionError: broker unreachable"
 
     monkeypatch.undo()
@@ -294,7 +295,7 @@ def test_the_overview_says_what_fired_what_is_late_and_what_was_missed(prefix: s
                         finished_at=utc(2024, 6, 3, 1, 0, 3)))
     try:
         with session_scope() as session:
-            view = {v["name"].removeprefix(prefix): v for v in ticks.schedule_overview(session, schedule, now)}
+            view = {v["name"].removeprefix(prefix): v for v in schedule_overview(session, schedule, now)}
     finally:
         with session_scope() as session:
             session.execute(delete(Run).where(Run.message_id == f"{prefix}ok"))
@@ -308,7 +309,7 @@ def test_the_overview_says_what_fired_what_is_late_and_what_was_missed(prefix: s
     assert view["missed"]["last_tick"]["scheduled_for"] == "2024-06-02T01:00:00+00:00"
     leap = table(prefix, {"name": "leap", "cron": "0 0 29 2 *"})
     with session_scope() as session:
-        [waiting] = ticks.schedule_overview(session, leap, utc(2025, 6, 3))
+        [waiting] = schedule_overview(session, leap, utc(2025, 6, 3))
     assert (waiting["state"], waiting["due_tick"], waiting["last_tick"]) == ("waiting", None, None)
     assert waiting["next_tick"] == "2028-02-29T00:00:00+00:00"
 

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import yaml
 
-from pipeline.cron import ticks_between
-from pipeline.schedule_table import (
+from pipeline.scheduling.cron import ticks_between
+from pipeline.scheduling.table import (
     CatchUp,
     DueTick,
     Entry,

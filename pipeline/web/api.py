@@ -15,10 +15,11 @@ from pipeline import rabbit
 from pipeline.history.events import TERMINAL
 from pipeline.history.reads import get_run
 from pipeline.models import Minifigure
+from pipeline.scheduling.ticks import schedule_view
 from pipeline.services.catalog import FIRST_YEAR, check_year
 from pipeline.services.inputs import parse_past_day, parse_text
 from pipeline.sources.conditions import parse_condition
-from pipeline.web import ops, queries, schedules
+from pipeline.web import ops, queries
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when
 
@@ -233,4 +234,4 @@ def purge_dead_letters(name: QueueName, ctx: Ctx = Depends(context)) -> dict[str
 @router.get("/schedules", tags=["schedules"])
 def list_schedules(ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> dict[str, Any]:
     """Every schedule entry with its next tick, its last tick and that run, and whether it is late."""
-    return schedules.overview(session, now_utc(), ctx.settings.schedule_file).as_dict()
+    return schedule_view(session, now_utc(), ctx.settings.schedule_file).as_dict()

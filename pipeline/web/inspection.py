@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from pipeline import rabbit
+from pipeline.scheduling.ticks import schedule_view
 from pipeline.settings import Settings
-from pipeline.web import queries, schedules
+from pipeline.web import queries
 from pipeline.web.dispatch import Dispatcher
 
 
@@ -61,7 +62,7 @@ def scheduled(session: Session, settings: Settings, dispatcher: Dispatcher, now:
             continue
     runs = [{"message_id": r.message_id, "actor": r.actor, "status": r.status, "since": r.status_at.isoformat(),
              "retries": r.retries, "error": r.error} for r in queries.delayed_runs(session, limit)]
-    view = schedules.overview(session, now, settings.schedule_file)
+    view = schedule_view(session, now, settings.schedule_file)
     ticks = [{"name": e["name"], "actor": e["actor"], "next_tick": e["next_tick"], "state": e["state"]}
              for e in view.entries or [] if e.get("enabled", True)]
     return {

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from pipeline import rabbit
 from pipeline.history.events import STATUSES
 from pipeline.history.reads import get_run
-from pipeline.web import ops, queries, schedules
+from pipeline.scheduling.ticks import schedule_view
+from pipeline.web import ops, queries
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when, read_form
 
@@ -52,7 +53,7 @@ def overview(request: Request, ctx: Ctx = Depends(context), session: Session = D
     return render(
         request, "overview.html", queues=queues, workers=queries.list_workers(session, now),
         counts=queries.status_counts(session, now - timedelta(hours=24)),
-        problems=queries.recent_problems(session), schedule=schedules.overview(session, now, ctx.settings.schedule_file),
+        problems=queries.recent_problems(session), schedule=schedule_view(session, now, ctx.settings.schedule_file),
     )
 
 
@@ -152,7 +153,7 @@ def workers_page(request: Request, all: bool = False, session: Session = Depends
 
 @router.get("/schedules")
 def schedules_page(request: Request, ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> Response:
-    return render(request, "schedules.html", schedule=schedules.overview(session, now_utc(), ctx.settings.schedule_file),
+    return render(request, "schedules.html", schedule=schedule_view(session, now_utc(), ctx.settings.schedule_file),
                   delayed=queries.delayed_runs(session))
 
 

@@ -37,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from pipeline.cron import (
+from pipeline.scheduling.cron import (
     CronError,
     CronExpr,
     next_tick,
