@@ -85,7 +85,7 @@ def health(as_json: bool, via_worker: bool, timeout: float) -> None:
 
         report = health_check.send().get_result(block=True, timeout=int(timeout * 1000))
     else:
-        from pipeline.health import check_all
+        from pipeline.ops.health import check_all
         from pipeline.settings import get_settings
 
         report = check_all(get_settings())

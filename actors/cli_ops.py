@@ -17,10 +17,11 @@ import click
 import pika.exceptions
 import sqlalchemy.exc
 
-from pipeline import rabbit
 from pipeline.cli import cli, emit
+from pipeline.errors import NotFound
+from pipeline.history.store import record_now
+from pipeline.ops import actions, rabbit
 from pipeline.settings import get_settings
-from pipeline.web import ops
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -30,10 +31,10 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             command(*args, **kwargs)
-        except (rabbit.QueueNotFound, rabbit.MessageNotFound, ops.NotFound) as exc:
+        except (rabbit.QueueNotFound, rabbit.MessageNotFound, actions.NotFound) as exc:
             click.echo(str(exc), err=True)
             sys.exit(1)
-        except ops.Refused as exc:
+        except actions.Refused as exc:
             click.echo(str(exc), err=True)
             sys.exit(4)
         except (pika.exceptions.AMQPError, sqlalchemy.exc.OperationalError, OSError) as exc:
@@ -127,7 +128,7 @@ def dlq_list(queue: str | None, limit: int, as_json: bool) -> None:
     with session_scope() as session:
         for name in _queues_for(queue):
             try:
-                letters += ops.dead_letter_views(settings, session, name, limit)
+                letters += actions.dead_letter_views(settings, session, name, limit)
             except rabbit.QueueNotFound:
                 if queue:
                     raise
@@ -147,7 +148,7 @@ def _queue_of(message_id: str, queue: str | None) -> str:
     with session_scope() as session:
         run = session.get(Run, message_id)
         if run is None or not run.queue:
-            raise ops.NotFound(f"no run with message id {message_id} in history: name its queue with --queue")
+            raise NotFound(f"no run with message id {message_id} in history: name its queue with --queue")
         return run.queue
 
 
@@ -162,7 +163,7 @@ def dlq_show(message_id: str, queue: str | None, as_json: bool) -> None:
 
     name = _queue_of(message_id, queue)
     with session_scope() as session:
-        found = [d for d in ops.dead_letter_views(get_settings(), session, name, rabbit.SCAN_LIMIT)
+        found = [d for d in actions.dead_letter_views(get_settings(), session, name, rabbit.SCAN_LIMIT)
                  if d["message_id"] == message_id]
     if not found:
         raise rabbit.MessageNotFound(f"no message {message_id} in {name}.XQ")
@@ -184,7 +185,7 @@ def dlq_requeue(message_ids: tuple[str, ...], all_: bool, queue: str | None, as_
     if bool(message_ids) == all_:
         raise click.UsageError("name MESSAGE_IDS, or pass --all")
     settings = get_settings()
-    journal = ops.history_journal(settings)
+    journal = record_now(settings)
     done: list[str] = []
     if all_:
         for name in _queues_for(queue):
@@ -246,7 +247,7 @@ def cancel(message_id: str, as_json: bool) -> None:
     from pipeline.db import session_scope
 
     with session_scope() as session:
-        data = ops.cancel_message(session, dispatcher(), ops.history_journal(get_settings()), message_id, by="cli")
+        data = actions.cancel_message(session, dispatcher(), record_now(get_settings()), message_id, by="cli")
     emit(data, as_json, f"{message_id}: cancellation requested ({data['detail']})")
 
 
@@ -257,7 +258,7 @@ def cancel(message_id: str, as_json: bool) -> None:
 def inspect_(what: str, as_json: bool) -> None:
     """Like `celery inspect`: running messages, actors, worker counters, delayed messages and next ticks."""
     from pipeline.db import session_scope
-    from pipeline.web import inspection
+    from pipeline.ops import inspection
 
     now = datetime.now(UTC)
     with session_scope() as session:

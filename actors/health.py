@@ -9,7 +9,7 @@ import dramatiq
 
 import actors
 from actors.history import worker_id
-from pipeline.health import check_all
+from pipeline.ops.health import check_all
 from pipeline.settings import get_settings
 
 

@@ -10,8 +10,8 @@ from dramatiq.errors import ActorNotFound
 
 from actors.arguments import refusal
 from actors.cancel import mark_cancelled
+from pipeline.ops.dispatch import ActorInfo, BadArguments, UnknownActor
 from pipeline.redis_clients import redis_client
-from pipeline.web.dispatch import ActorInfo, BadArguments, UnknownActor
 
 
 def signature(fn: Any) -> inspect.Signature:

@@ -149,7 +149,7 @@ def metrics(host: str, port: int) -> None:
 
     from prometheus_client import REGISTRY, start_http_server
 
-    from pipeline.metrics import StonksCollector
+    from pipeline.ops.metrics import StonksCollector
 
     REGISTRY.register(StonksCollector(get_settings()))
     start_http_server(port, addr=host)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 
+class NotFound(LookupError):
+    """What was asked for by name or id does not exist: a run, a queue, a message, a figure, a record."""
+
+
 class InvalidInput(ValueError):
     """Bad arguments: permanent, recorded, never retried, nothing written."""
 

@@ -67,7 +67,7 @@ def test_purge_asks_first_unless_told_yes(broker: Any) -> None:
 
 
 def test_dlq_list_show_requeue_and_purge(broker: Any) -> None:
-    from pipeline.rabbit import peek
+    from pipeline.ops.rabbit import peek
 
     message_id = craft_dead_letter(actor="fragile_fetch", args=("sw0042",), error="UpstreamDown: source down")
     history(RunEvent(message_id, "enqueued", "enqueued", actor="fragile_fetch", queue="default", args=["sw0042"]),

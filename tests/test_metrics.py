@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from pipeline.metrics import StonksCollector
 from pipeline.models import Minifigure, PriceSnapshot
+from pipeline.ops.metrics import StonksCollector
 from pipeline.settings import get_settings
 from tests.support.pipeline import clear_pipeline_tables
 

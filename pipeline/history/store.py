@@ -15,7 +15,9 @@ from typing import Any
 
 import psycopg
 
+from pipeline.db import libpq_dsn
 from pipeline.history.events import RunEvent
+from pipeline.settings import Settings
 from pipeline.sql.runs import write_events
 
 logger = logging.getLogger(__name__)
@@ -58,3 +60,15 @@ def write_batch(conn: psycopg.Connection[Any], events: list[RunEvent], spool_dir
                          event.event, event.message_id, exc, kept)
     return refused
 
+
+RecordEvents = Callable[[list[RunEvent]], None]
+
+
+def record_now(settings: Settings) -> RecordEvents:
+    """Write run events now, in one transaction: an operator's action is on record before it happens."""
+
+    def write(events: list[RunEvent]) -> None:
+        with psycopg.connect(libpq_dsn(settings.database_url), connect_timeout=5, autocommit=True) as conn:
+            write_events(conn, events)
+
+    return write

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.errors import InvalidInput
 from pipeline.sources.brickset import EVERY_NUMBER, BricksetClient, BricksetMinifig
-from pipeline.sources.errors import NotFound
+from pipeline.sources.errors import RecordNotFound
 from pipeline.sources.rebrickable import RebrickableClient
 from pipeline.sql.catalog import CatalogEntry, upsert_figures
 
@@ -70,7 +70,7 @@ def _from_rebrickable(client: RebrickableClient, theme: str | None, year: int | 
         return [_rebrickable(f.fig_num, f.name, None, None, f.img_url) for f in client.get_minifigs()]
     try:
         root = client.theme_id(theme)
-    except NotFound:
+    except RecordNotFound:
         raise InvalidInput(f"theme {theme!r} is not a Rebrickable theme") from None
     name = next((t.name for t in client.get_themes() if t.id == root), theme)
     if year is None:

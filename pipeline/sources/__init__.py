@@ -7,9 +7,9 @@ to give up.
 
 from pipeline.sources.errors import (
     AuthError,
-    NotFound,
     PermanentSourceError,
     QuotaExceeded,
+    RecordNotFound,
     SourceError,
     TransientSourceError,
 )
@@ -21,7 +21,7 @@ from pipeline.sources.factory import (
 
 __all__ = [
     "AuthError",
-    "NotFound",
+    "RecordNotFound",
     "PermanentSourceError",
     "QuotaExceeded",
     "SourceError",

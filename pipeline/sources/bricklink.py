@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from pipeline.sources.errors import (
     AuthError,
-    NotFound,
     PermanentSourceError,
+    RecordNotFound,
     SourceError,
     TransientSourceError,
 )
@@ -79,7 +79,7 @@ class CatalogItem:
     alternate_no: str | None
 
 
-_CODE_ERRORS: dict[int, type[SourceError]] = {401: AuthError, 403: AuthError, 404: NotFound}
+_CODE_ERRORS: dict[int, type[SourceError]] = {401: AuthError, 403: AuthError, 404: RecordNotFound}
 
 
 def check_reply(reply: Reply) -> SourceError | None:

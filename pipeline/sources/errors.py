@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.errors import NotFound
+
 
 class SourceError(Exception):
     """A call to `service`'s `endpoint` failed for `reason`."""
@@ -75,5 +77,5 @@ class AuthError(PermanentSourceError):
     """The credentials were refused, or a required one is not configured."""
 
 
-class NotFound(PermanentSourceError):
+class RecordNotFound(PermanentSourceError, NotFound):
     """The requested record does not exist (HTTP 404, BrickLink RESOURCE_NOT_FOUND)."""

@@ -8,7 +8,7 @@ Every answer gets one of three verdicts:
   all (a proxy's or load balancer's HTML page). The request itself was fine,
   so asking again later can succeed.
 * a **permanent** error (raised at once): HTTP 401/403 (`AuthError`), 404
-  (`NotFound`), any other 4xx, and JSON that is not of the documented shape
+  (`RecordNotFound`), any other 4xx, and JSON that is not of the documented shape
   (the clients check shapes and raise `PermanentSourceError`): the same request
   would get the same answer.
 * the decoded JSON.
@@ -51,9 +51,9 @@ from tenacity import (
 
 from pipeline.sources.errors import (
     AuthError,
-    NotFound,
     PermanentSourceError,
     QuotaExceeded,
+    RecordNotFound,
     SourceError,
     TransientSourceError,
 )
@@ -167,7 +167,7 @@ def error_for_status(reply: Reply, reason: str | None = None) -> SourceError | N
     if status in (401, 403):
         return reply.fail(AuthError, reason)
     if status == 404:
-        return reply.fail(NotFound, reason)
+        return reply.fail(RecordNotFound, reason)
     if status >= 400:
         return reply.fail(PermanentSourceError, reason)
     return None

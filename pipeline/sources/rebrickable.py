@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from pipeline.sources.errors import (
-    NotFound,
     PermanentSourceError,
+    RecordNotFound,
     SourceError,
     TransientSourceError,
 )
@@ -194,7 +194,7 @@ class RebrickableClient:
         """The id of the theme called `name` (any case), preferring a top-level one."""
         matches = [theme for theme in self.get_themes() if theme.name.casefold() == name.strip().casefold()]
         if not matches:
-            raise NotFound(SERVICE, "/lego/themes/", f"no theme is called {name!r}")
+            raise RecordNotFound(SERVICE, "/lego/themes/", f"no theme is called {name!r}")
         matches.sort(key=lambda theme: (theme.parent_id is not None, theme.id))
         return matches[0].id
 

@@ -11,15 +11,15 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
-from pipeline import rabbit
 from pipeline.history.events import TERMINAL
 from pipeline.history.reads import get_run
 from pipeline.models import Minifigure
+from pipeline.ops import actions, rabbit
 from pipeline.scheduling.ticks import schedule_view
 from pipeline.services.catalog import FIRST_YEAR, check_year
 from pipeline.services.inputs import parse_past_day, parse_text
 from pipeline.sources.conditions import parse_condition
-from pipeline.web import ops, queries
+from pipeline.web import queries
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when
 
@@ -159,7 +159,7 @@ def get_task(message_id: uuid.UUID, session: Session = Depends(db_session)) -> d
 def cancel_task(message_id: uuid.UUID, ctx: Ctx = Depends(context),
                 session: Session = Depends(db_session)) -> dict[str, Any]:
     """Cancel a message that has not started; 409 if it is running or has ended."""
-    return ops.cancel_message(session, ctx.dispatcher, ctx.journal, str(message_id), by="api")
+    return actions.cancel_message(session, ctx.dispatcher, ctx.journal, str(message_id), by="api")
 
 
 @router.post("/tasks/{message_id}/retry", status_code=202, response_model=Accepted, tags=["tasks"])
@@ -167,7 +167,7 @@ def retry_task(message_id: uuid.UUID, ctx: Ctx = Depends(context),
                session: Session = Depends(db_session)) -> Accepted:
     """Send a failed run again with its original arguments (a new message linked to the old one)."""
     life = get_run(session, str(message_id))
-    new_id = ops.retry_run(session, ctx.dispatcher, ctx.journal, str(message_id), by="api")
+    new_id = actions.retry_run(session, ctx.dispatcher, ctx.journal, str(message_id), by="api")
     return accepted(life.run.actor if life else "?", new_id)
 
 
@@ -204,7 +204,7 @@ def purge_queue(name: QueueName, ctx: Ctx = Depends(context)) -> dict[str, Any]:
 def dead_letters(name: QueueName, limit: int = Query(100, ge=1, le=1000), ctx: Ctx = Depends(context),
                  session: Session = Depends(db_session)) -> dict[str, Any]:
     """Dead letters with their actor, arguments, error and traceback; they stay in the queue."""
-    return {"queue": name, "dead_letters": ops.dead_letter_views(ctx.settings, session, name, limit)}
+    return {"queue": name, "dead_letters": actions.dead_letter_views(ctx.settings, session, name, limit)}
 
 
 @router.post("/queues/{name}/dead-letters/requeue", tags=["queues"])

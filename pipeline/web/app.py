@@ -22,12 +22,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipeline import rabbit
+from pipeline.errors import NotFound
+from pipeline.history.store import record_now
+from pipeline.ops import rabbit
+from pipeline.ops.actions import Refused
+from pipeline.ops.dispatch import BadArguments, Dispatcher, UnknownActor
 from pipeline.settings import Settings
 from pipeline.web import api, auth, pages, prices
 from pipeline.web.deps import Ctx
-from pipeline.web.dispatch import BadArguments, Dispatcher, UnknownActor
-from pipeline.web.ops import NotFound, Refused, history_journal
 
 logger = logging.getLogger(__name__)
 HERE = Path(__file__).parent
@@ -109,7 +111,7 @@ def create_app(settings: Settings, dispatcher: Dispatcher) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.settings = settings
-    app.state.ctx = Ctx(settings, dispatcher, history_journal(settings))
+    app.state.ctx = Ctx(settings, dispatcher, record_now(settings))
     app.state.templates = templates_for(settings)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in (auth.router, api.router, prices.api, pages.router, prices.router):

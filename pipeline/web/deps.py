@@ -10,16 +10,16 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from pipeline.db import session_scope
+from pipeline.ops.actions import RecordEvents
+from pipeline.ops.dispatch import Dispatcher
 from pipeline.settings import Settings
-from pipeline.web.dispatch import Dispatcher
-from pipeline.web.ops import Journal
 
 
 @dataclass(frozen=True)
 class Ctx:
     settings: Settings
     dispatcher: Dispatcher
-    journal: Journal
+    journal: RecordEvents
 
 
 def context(request: Request) -> Ctx:

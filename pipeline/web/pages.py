@@ -11,11 +11,11 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from pipeline import rabbit
 from pipeline.history.events import STATUSES
 from pipeline.history.reads import get_run
+from pipeline.ops import actions, rabbit
 from pipeline.scheduling.ticks import schedule_view
-from pipeline.web import ops, queries
+from pipeline.web import queries
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when, read_form
 
@@ -74,7 +74,7 @@ def purge_page(request: Request, name: QueueName, confirm: bool = Depends(confir
 @router.get("/queues/{name}/dead-letters")
 def dead_letters_page(request: Request, name: QueueName, limit: int = Query(100, ge=1, le=1000),
                       ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> Response:
-    letters = ops.dead_letter_views(ctx.settings, session, name, limit)
+    letters = actions.dead_letter_views(ctx.settings, session, name, limit)
     total = rabbit.declare_passive(ctx.settings, f"{rabbit.canonical(name)}.XQ")[0]
     return render(request, "dead_letters.html", queue=rabbit.canonical(name), letters=letters, total=total)
 
@@ -130,18 +130,18 @@ def run_page(request: Request, message_id: str, session: Session = Depends(db_se
     if life is None:
         raise HTTPException(404, f"no run with message id {message_id}")
     return render(request, "run.html", run=life.run, life=life.as_dict(), children=queries.children(session, message_id),
-                  retryable=life.run.status in ops.RETRYABLE, cancellable=life.run.status in ops.CANCELLABLE)
+                  retryable=life.run.status in actions.RETRYABLE, cancellable=life.run.status in actions.CANCELLABLE)
 
 
 @router.post("/runs/{message_id}/retry")
 def retry_page(message_id: str, ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> Response:
-    new_id = ops.retry_run(session, ctx.dispatcher, ctx.journal, message_id)
+    new_id = actions.retry_run(session, ctx.dispatcher, ctx.journal, message_id)
     return back(f"/runs/{new_id}", f"Sent again as {new_id} (retry of {message_id}).")
 
 
 @router.post("/runs/{message_id}/cancel")
 def cancel_page(message_id: str, ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> Response:
-    ops.cancel_message(session, ctx.dispatcher, ctx.journal, message_id)
+    actions.cancel_message(session, ctx.dispatcher, ctx.journal, message_id)
     return back(f"/runs/{message_id}", "Cancellation requested: a worker will skip it.")
 
 

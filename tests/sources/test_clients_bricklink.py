@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.sources.errors import AuthError, NotFound
+from pipeline.sources.errors import AuthError, RecordNotFound
 from pipeline.sources.sandbox import SandboxServer, catalog
 from pipeline.sources.sandbox.bricklink import price_guide
 from pipeline.sources.sandbox.data import THEME_BY_ID
@@ -59,7 +59,7 @@ def test_a_figure_with_no_sales_has_no_data(sandbox: SandboxServer) -> None:
 
 
 def test_unknown_item_is_not_found_without_retries(sandbox: SandboxServer) -> None:
-    with pytest.raises(NotFound, match="RESOURCE_NOT_FOUND"):
+    with pytest.raises(RecordNotFound, match="RESOURCE_NOT_FOUND"):
         bricklink_client(sandbox).price_guide("zz9999z")
     assert requests_to(sandbox, "bricklink") == 1
 

@@ -10,9 +10,9 @@ import pytest
 from pipeline.sources import brickset, rebrickable
 from pipeline.sources.errors import (
     AuthError,
-    NotFound,
     PermanentSourceError,
     QuotaExceeded,
+    RecordNotFound,
     SourceError,
     TransientSourceError,
 )
@@ -116,7 +116,7 @@ def test_rebrickable_throttle_delay(detail: str | None, seconds: float | None) -
         (429, ex.REBRICKABLE_THROTTLED, {"Retry-After": "5"}, TransientSourceError, 5.0),
         (429, "{}", {}, TransientSourceError, None),
         (401, '{"detail":"Invalid token."}', {}, AuthError, None),
-        (404, '{"detail":"Not found."}', {}, NotFound, None),
+        (404, '{"detail":"Not found."}', {}, RecordNotFound, None),
         (400, '{"detail":"Bad request."}', {}, PermanentSourceError, None),
     ],
 )

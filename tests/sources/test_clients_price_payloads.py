@@ -13,9 +13,9 @@ from pipeline.sources import bricklink, ebay
 from pipeline.sources.ebay_listings import parse_search_page
 from pipeline.sources.errors import (
     AuthError,
-    NotFound,
     PermanentSourceError,
     QuotaExceeded,
+    RecordNotFound,
     SourceError,
     TransientSourceError,
 )
@@ -140,8 +140,8 @@ def test_bricklink_catalog_item() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "kind", "words"),
     [
-        (404, ex.BRICKLINK_NOT_FOUND, NotFound, "RESOURCE_NOT_FOUND"),
-        (200, ex.BRICKLINK_NOT_FOUND, NotFound, "RESOURCE_NOT_FOUND"),  # the body's meta.code decides
+        (404, ex.BRICKLINK_NOT_FOUND, RecordNotFound, "RESOURCE_NOT_FOUND"),
+        (200, ex.BRICKLINK_NOT_FOUND, RecordNotFound, "RESOURCE_NOT_FOUND"),  # the body's meta.code decides
         (401, ex.BRICKLINK_BAD_OAUTH, AuthError, "BAD_OAUTH_REQUEST: SIGNATURE_INVALID"),
         (200, '{"meta":{"code":400,"message":"PARAMETER_MISSING_OR_INVALID","description":"x"},"data":{}}',
          PermanentSourceError, "PARAMETER_MISSING_OR_INVALID"),

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 import pytest
 
-from pipeline.sources.errors import AuthError, NotFound, PermanentSourceError
+from pipeline.sources.errors import AuthError, PermanentSourceError, RecordNotFound
 from pipeline.sources.rebrickable import CatalogFigure, RebrickableClient
 from pipeline.sources.sandbox import SandboxServer, catalog
 from tests.sources.clients_support import rebrickable_client, requests_to
@@ -37,7 +37,7 @@ def test_themes_and_theme_ids(sandbox: SandboxServer) -> None:
     themes = client.get_themes()
     assert {(t.id, t.parent_id, t.name) for t in themes} == {(t.id, t.parent_id, t.name) for t in CAT.themes}
     assert client.theme_id("star wars") == STAR_WARS and client.theme_id("Ultimate Collector Series") == UCS
-    with pytest.raises(NotFound, match="no theme is called 'Space Pirates'"):
+    with pytest.raises(RecordNotFound, match="no theme is called 'Space Pirates'"):
         client.theme_id("Space Pirates")
     assert requests_to(sandbox, "rebrickable") == 1  # the themes are read once
 
@@ -104,7 +104,7 @@ def test_bad_key_is_a_permanent_auth_error_without_retries(sandbox: SandboxServe
 
 
 def test_unknown_minifig_is_not_found_without_retries(sandbox: SandboxServer) -> None:
-    with pytest.raises(NotFound, match="fig-999999"):
+    with pytest.raises(RecordNotFound, match="fig-999999"):
         rebrickable_client(sandbox).get_minifig("fig-999999")
     assert requests_to(sandbox, "rebrickable") == 1
 

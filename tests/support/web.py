@@ -14,8 +14,8 @@ from typing import Any
 import requests
 from pydantic import SecretStr
 
+from pipeline.ops.dispatch import ActorInfo, BadArguments, UnknownActor
 from pipeline.settings import Settings, get_settings
-from pipeline.web.dispatch import ActorInfo, BadArguments, UnknownActor
 from tests.support.worker import ROOT, wait_for
 
 TOKEN = "test-" + uuid.uuid4().hex

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -25,7 +25,9 @@ import pika
 import pika.exceptions
 import requests
 
+from pipeline.errors import NotFound
 from pipeline.history.events import RunEvent
+from pipeline.history.store import RecordEvents
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -35,11 +37,11 @@ SCAN_LIMIT = 10_000  # dead letters examined at most when looking for one messag
 QUEUE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,200}$"
 
 
-class QueueNotFound(LookupError):
+class QueueNotFound(NotFound):
     pass
 
 
-class MessageNotFound(LookupError):
+class MessageNotFound(NotFound):
     pass
 
 
@@ -276,11 +278,10 @@ def revived(body: dict[str, Any], now_ms: int) -> dict[str, Any]:
     return {**body, "queue_name": canonical(body["queue_name"]), "options": options, "message_timestamp": now_ms}
 
 
-Journal = Callable[[list[RunEvent]], None]
 
 
 def requeue_dead_letters(
-    settings: Settings, queue: str, journal: Journal, message_ids: set[str] | None = None, by: str = "dashboard"
+    settings: Settings, queue: str, journal: RecordEvents, message_ids: set[str] | None = None, by: str = "dashboard"
 ) -> list[str]:
     """Publish dead letters back to their queue, same message id; all of them if `message_ids` is None.
 
@@ -328,7 +329,7 @@ def requeue_dead_letters(
     return done
 
 
-def delete_dead_letter(settings: Settings, queue: str, message_id: str, journal: Journal, by: str = "dashboard") -> None:
+def delete_dead_letter(settings: Settings, queue: str, message_id: str, journal: RecordEvents, by: str = "dashboard") -> None:
     xq = f"{canonical(queue)}.XQ"
     declare_passive(settings, xq)
     with channel(settings) as ch:

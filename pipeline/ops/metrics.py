@@ -15,7 +15,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
 
-from pipeline import db, rabbit
+from pipeline import db
+from pipeline.ops import rabbit
 from pipeline.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -13,11 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from pipeline import rabbit
+from pipeline.ops import rabbit
+from pipeline.ops.dispatch import Dispatcher
 from pipeline.scheduling.ticks import schedule_view
 from pipeline.settings import Settings
 from pipeline.web import queries
-from pipeline.web.dispatch import Dispatcher
 
 
 def active(session: Session, now: datetime) -> list[dict[str, Any]]:

@@ -7,25 +7,20 @@ with a message that says why (`Refused` → HTTP 409, `NotFound` → 404).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-import psycopg
 from sqlalchemy.orm import Session
 
-from pipeline.db import libpq_dsn
+from pipeline.errors import NotFound
 from pipeline.history.events import TERMINAL, RunEvent
 from pipeline.history.reads import RunLife, get_run
+from pipeline.history.store import RecordEvents
+from pipeline.ops.dispatch import Dispatcher
 from pipeline.redaction import REDACTED
 from pipeline.settings import Settings
-from pipeline.sql.runs import write_events
-from pipeline.web.dispatch import Dispatcher
 
 CANCELLABLE = ("enqueued", "delayed", "retrying")
 RETRYABLE = ("failed", "dead_lettered", "cancelled", "skipped")
-
-Journal = Callable[[list[RunEvent]], None]
-
 
 # The status each event puts a run in. "enqueued" is left out: the producer records it
 # after its publish returns, so it can reach the history after the worker's "running".
@@ -37,20 +32,6 @@ class Refused(Exception):
     """The action does not apply to the run in its current state."""
 
 
-class NotFound(LookupError):
-    pass
-
-
-def history_journal(settings: Settings) -> Journal:
-    """Write run events now, in one transaction: an operator's action is on record before it happens."""
-
-    def write(events: list[RunEvent]) -> None:
-        with psycopg.connect(libpq_dsn(settings.database_url), connect_timeout=5, autocommit=True) as conn:
-            write_events(conn, events)
-
-    return write
-
-
 def current_status(life: RunLife) -> str:
     """The run's status from its latest event as written, whatever the clocks of the processes said."""
     events = [e for e in life.events if e.event in EVENT_STATUS]
@@ -59,7 +40,7 @@ def current_status(life: RunLife) -> str:
     return EVENT_STATUS[max(events, key=lambda e: e.id).event]
 
 
-def cancel_message(session: Session, dispatcher: Dispatcher, journal: Journal, message_id: str,
+def cancel_message(session: Session, dispatcher: Dispatcher, journal: RecordEvents, message_id: str,
                    by: str = "dashboard") -> dict[str, Any]:
     """Mark a message that has not started so that workers skip it (recorded as `cancelled`)."""
     life = get_run(session, message_id)
@@ -82,7 +63,7 @@ def cancel_message(session: Session, dispatcher: Dispatcher, journal: Journal, m
     }
 
 
-def retry_run(session: Session, dispatcher: Dispatcher, journal: Journal, message_id: str,
+def retry_run(session: Session, dispatcher: Dispatcher, journal: RecordEvents, message_id: str,
               by: str = "dashboard") -> str:
     """Send a new message with the run's original arguments; both runs link to each other."""
     life = get_run(session, message_id)
@@ -105,7 +86,7 @@ def dead_letter_views(settings: Settings, session: Session, queue: str, limit: i
     from sqlalchemy import select
 
     from pipeline.models import Run
-    from pipeline.rabbit import peek_dead_letters
+    from pipeline.ops.rabbit import peek_dead_letters
 
     letters = peek_dead_letters(settings, queue, limit)
     ids = [letter.message_id for letter in letters]
