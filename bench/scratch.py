@@ -69,7 +69,7 @@ class Run:
             "REBRICKABLE_API_BASE": f"{self.sandbox}/rebrickable/api/v3", "EBAY_API_BASE": f"{self.sandbox}/ebay",
             "BRICKLINK_API_BASE": f"{self.sandbox}/bricklink/api/store/v1",
         }
-        from pipeline.sources.sandbox import SANDBOX_CREDENTIALS
+        from sandbox import SANDBOX_CREDENTIALS
 
         self.env.update({key.upper(): value for key, value in SANDBOX_CREDENTIALS.items()})
         self.processes = Processes(self.tmp, {**os.environ, **self.env})
@@ -151,7 +151,7 @@ class Run:
 
 def start_sandbox(run: Run) -> None:
     port = run.sandbox.rsplit(":", 1)[1]
-    run.processes.start("sandbox", [sys.executable, "-m", "pipeline.sources.sandbox", "--port", port,
+    run.processes.start("sandbox", [sys.executable, "-m", "sandbox", "--port", port,
                                     "--ebay-daily-limit", "1000000000", "--rebrickable-rate", "off"])
     deadline = time.monotonic() + 30
     while True:

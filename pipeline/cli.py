@@ -115,7 +115,7 @@ def runs(actor: str | None, status_: str | None, since: str | None, until: str |
 @click.option("--port", type=click.IntRange(0, 65535), help="Default: the SANDBOX_PORT setting.")
 def sandbox(host: str, port: int | None) -> None:
     """Serve the local stand-in for Brickset, Rebrickable, eBay and BrickLink."""
-    from pipeline.sources.sandbox.__main__ import main as sandbox_main
+    from sandbox.__main__ import main as sandbox_main
 
     sys.exit(sandbox_main(["--host", host, "--port", str(port if port is not None else get_settings().sandbox_port)]))
 

@@ -39,7 +39,7 @@ class Child:
 
 def sandbox_env(settings: Settings) -> dict[str, str]:
     """Point every source at the local sandbox, with its test credentials."""
-    from pipeline.sources.sandbox import SANDBOX_CREDENTIALS
+    from sandbox import SANDBOX_CREDENTIALS
 
     url = f"http://127.0.0.1:{settings.sandbox_port}"
     env = {
@@ -64,7 +64,7 @@ def plan(settings: Settings, processes: int, threads: int) -> list[Child]:
     py = sys.executable
     children = []
     if settings.uses_sandbox:
-        children.append(Child("sandbox", [py, "-m", "pipeline.sources.sandbox", "--port", str(settings.sandbox_port)]))
+        children.append(Child("sandbox", [py, "-m", "sandbox", "--port", str(settings.sandbox_port)]))
     children.append(
         Child("worker", [py, "-m", "dramatiq", "actors", "--processes", str(processes), "--threads", str(threads)])
     )

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from pipeline.history.events import TERMINAL
-from pipeline.sources.sandbox import SandboxServer, catalog, listings_for
+from sandbox import SandboxServer, catalog, listings_for
 from tests.support.pipeline import (
     check_history_accounts_for,
     check_observations_once,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources.sandbox import SandboxServer
+from sandbox import SandboxServer
 from tests.support.pipeline import (
     clear_pipeline_tables,
     execute,

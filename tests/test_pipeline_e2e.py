@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources.sandbox import SandboxServer
+from sandbox import SandboxServer
 from tests.support.pipeline import (
     clear_pipeline_tables,
     dump,
@@ -281,7 +281,7 @@ def _listings_on(*days_ago: int) -> list:
     """One catalog figure, with the sandbox's listings of past days stored through the real ingest path."""
     from datetime import UTC, datetime, timedelta
 
-    from pipeline.sources.sandbox import catalog
+    from sandbox import catalog
     from tests.support.pipeline import observe_day
 
     _sync(limit=1)

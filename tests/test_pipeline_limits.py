@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.errors import Deferred
 from pipeline.sources.errors import QuotaExceeded, TransientSourceError
-from pipeline.sources.sandbox import SandboxServer
+from sandbox import SandboxServer
 from tests.support.pipeline import (
     clear_pipeline_tables,
     run_of,

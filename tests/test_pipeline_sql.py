@@ -136,8 +136,8 @@ def test_several_figures_stored_in_one_transaction_equal_storing_them_one_by_one
     for a listing that two of the figures' searches found; again under the same message id, nothing."""
     from pipeline.services import prices
     from pipeline.sources.ebay_listings import parse_item_summary
-    from pipeline.sources.sandbox import catalog, listings_for
-    from pipeline.sources.sandbox.ebay import item_summary
+    from sandbox import catalog, listings_for
+    from sandbox.ebay import item_summary
 
     cat = catalog(42)
     found = [f for f in cat.minifigs if listings_for(f, DAY)][:3]

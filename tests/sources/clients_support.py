@@ -9,7 +9,7 @@ from pipeline.sources.brickset import BricksetClient
 from pipeline.sources.ebay import EbayClient
 from pipeline.sources.http import Check, Reply, RetryPolicy, judge, make_reply
 from pipeline.sources.rebrickable import RebrickableClient
-from pipeline.sources.sandbox import SANDBOX_CREDENTIALS, SandboxServer
+from sandbox import SANDBOX_CREDENTIALS, SandboxServer
 
 TIMEOUT_S = 0.4
 ATTEMPTS = 4

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.sources.sandbox import SandboxServer
+from sandbox import SandboxServer
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from pipeline.sources.errors import AuthError, RecordNotFound
-from pipeline.sources.sandbox import SandboxServer, catalog
-from pipeline.sources.sandbox.bricklink import price_guide
-from pipeline.sources.sandbox.data import THEME_BY_ID
+from sandbox import SandboxServer, catalog
+from sandbox.bricklink import price_guide
+from sandbox.data import THEME_BY_ID
 from tests.sources.clients_support import bricklink_client, requests_to
 
 CAT = catalog(42)

@@ -9,8 +9,8 @@ import pytest
 
 from pipeline.sources.brickset import BricksetClient
 from pipeline.sources.errors import AuthError, QuotaExceeded
-from pipeline.sources.sandbox import SandboxServer, catalog
-from pipeline.sources.sandbox.data import THEME_BY_ID
+from sandbox import SandboxServer, catalog
+from sandbox.data import THEME_BY_ID
 from tests.sources.clients_support import brickset_client, requests_to
 
 CAT = catalog(42)

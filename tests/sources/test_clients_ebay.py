@@ -18,7 +18,7 @@ from pipeline.sources.ebay import (
     SearchPage,
 )
 from pipeline.sources.errors import AuthError, PermanentSourceError
-from pipeline.sources.sandbox import SandboxServer
+from sandbox import SandboxServer
 from tests.sources.clients_support import ebay_client, requests_to
 
 TOKEN = "/identity/v1/oauth2/token"

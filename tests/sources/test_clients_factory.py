@@ -16,7 +16,7 @@ from pipeline.sources import (
 from pipeline.sources.brickset import BricksetClient
 from pipeline.sources.ebay import BrowseQuery
 from pipeline.sources.rebrickable import RebrickableClient
-from pipeline.sources.sandbox import SANDBOX_CREDENTIALS, SandboxServer, catalog
+from sandbox import SANDBOX_CREDENTIALS, SandboxServer, catalog
 
 
 def sandbox_settings(sandbox: SandboxServer, **overrides: Any) -> Settings:

@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.sources.ebay import BrowseQuery
 from pipeline.sources.errors import QuotaExceeded, TransientSourceError
-from pipeline.sources.sandbox import SandboxServer, catalog
+from sandbox import SandboxServer, catalog
 from tests.sources.clients_support import (
     ATTEMPTS,
     TIMEOUT_S,

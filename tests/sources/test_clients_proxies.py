@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from pipeline.sources.http import environment_proxies
-from pipeline.sources.sandbox import SandboxServer
+from sandbox import SandboxServer
 from tests.sources.clients_support import rebrickable_client
 
 

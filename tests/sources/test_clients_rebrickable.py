@@ -9,7 +9,7 @@ import pytest
 
 from pipeline.sources.errors import AuthError, PermanentSourceError, RecordNotFound
 from pipeline.sources.rebrickable import CatalogFigure, RebrickableClient
-from pipeline.sources.sandbox import SandboxServer, catalog
+from sandbox import SandboxServer, catalog
 from tests.sources.clients_support import rebrickable_client, requests_to
 
 CAT = catalog(42)

@@ -20,8 +20,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 import pytest
 import requests
 
-from pipeline.sources.sandbox import SANDBOX_CREDENTIALS as CREDS
-from pipeline.sources.sandbox import SandboxServer, catalog, listings_for
+from sandbox import SANDBOX_CREDENTIALS as CREDS
+from sandbox import SandboxServer, catalog, listings_for
 
 DAY = date(2025, 6, 1)
 DAY_HEADER = {"X-Sandbox-Date": DAY.isoformat()}
@@ -604,7 +604,7 @@ def test_same_seed_same_answers(make_sandbox: Callable[..., SandboxServer]) -> N
 
 
 def test_data_is_identical_across_processes() -> None:
-    script = ("import hashlib, datetime, sys; from pipeline.sources.sandbox import catalog, listings_for; c = catalog(42); "
+    script = ("import hashlib, datetime, sys; from sandbox import catalog, listings_for; c = catalog(42); "
               "assert not {'dramatiq', 'periodiq', 'apscheduler'} & set(sys.modules); print(hashlib.sha256(repr((c, [listings_for(f, datetime.date(2025, 6, 1), 'EBAY_GB') "
               "for f in c.minifigs[:40]])).encode()).hexdigest())")
     runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
@@ -629,7 +629,7 @@ def test_catalogue_shape() -> None:
 
 
 def test_command_line_serves_until_sigterm() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "pipeline.sources.sandbox", "--port", "0", "--seed", "5"],
+    process = subprocess.Popen([sys.executable, "-m", "sandbox", "--port", "0", "--seed", "5"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

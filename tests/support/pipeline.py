@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.db import session_scope
-from pipeline.sources.sandbox import SANDBOX_CREDENTIALS, SandboxServer
+from sandbox import SANDBOX_CREDENTIALS, SandboxServer
 from tests.support.worker import running_worker
 
 PIPELINE_TABLES = {
@@ -130,8 +130,8 @@ def observe_day(figure_id: uuid.UUID, number: str, day: date, seed: int = 42) ->
     """Store the sandbox's listings of `number` on `day` through the real ingest path; the rows written."""
     from pipeline.services import prices
     from pipeline.sources.ebay_listings import parse_item_summary
-    from pipeline.sources.sandbox import listings_for
-    from pipeline.sources.sandbox.ebay import item_summary
+    from sandbox import listings_for
+    from sandbox.ebay import item_summary
 
     items = [parse_item_summary(item_summary(listing, "EBAY_US", "http://sandbox"))
              for listing in listings_for(number, day, seed=seed)]

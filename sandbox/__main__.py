@@ -1,4 +1,4 @@
-"""`python -m pipeline.sources.sandbox`: the sandbox in the foreground until Ctrl-C or SIGTERM."""
+"""`python -m sandbox`: the sandbox in the foreground until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _rate(text: str) -> tuple[float, int] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pipeline.sources.sandbox",
+    parser = argparse.ArgumentParser(prog="python -m sandbox",
                                      description="Local stand-ins for Brickset, Rebrickable, eBay and BrickLink.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
