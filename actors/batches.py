@@ -5,7 +5,7 @@ member's message id), then runs a `dramatiq.group` of the members whose
 completion callback is `finish_batch`: the fan-in. Dramatiq's callback fires
 only when every member *succeeded*, so:
 
-- `BatchReports` (middleware) sends `record_batch_failure` when a member fails
+- `BatchReports` (actors.middleware.batches) sends `record_batch_failure` when a member fails
   for good or is skipped; that actor marks the member failed and then passes
   the group's barrier on the member's behalf, so the completion callback fires
   once every member is over, whatever the outcome.
@@ -23,8 +23,6 @@ history of the message that sent the batch.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -32,15 +30,13 @@ from typing import Any
 
 import dramatiq
 from dramatiq import Message
-from dramatiq.middleware import CurrentMessage, Middleware
+from dramatiq.middleware import CurrentMessage
 
-from actors.history import describe_error
-from actors.publish import group_barrier, run_group
-from actors.retries import PolicyRetries
+from actors.groups import group_barrier, run_group
+from actors.middleware.batches import install, report_outcome, report_progress
 from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.errors import Deferred
-from pipeline.history.events import RunEvent, small_result
 from pipeline.services import batches
 from pipeline.services.batches import Outcome, Progress
 
@@ -50,31 +46,12 @@ QUEUE = "processing"
 CHECK_DELAY_MS = 10 * 60_000
 MAX_AGE = timedelta(hours=25)  # messages expire after a day (AgeLimit); a member still pending is lost
 SENDER_WAIT = timedelta(minutes=2)
-PROGRESS_EVERY_S = 0.5  # the batch's outcome, when it finishes, carries the final count
 
 
 
 def current_message_id() -> str | None:
     message = CurrentMessage.get_current_message()
     return message.message_id if message is not None else None
-
-
-def _record(event: RunEvent) -> None:
-    import actors
-
-    actors.stack.writer.record(event)
-
-
-def report_progress(progress: Progress | None) -> None:
-    if progress is not None:
-        _record(RunEvent(progress.batch_id, "progress", None, progress_done=progress.done,
-                         progress_total=progress.total))
-
-
-def report_outcome(outcome: Outcome) -> None:
-    _record(RunEvent(outcome.batch_id, "batch_finished", outcome.status, result=small_result(outcome.result),
-                     progress_done=outcome.total, progress_total=outcome.total,
-                     data={"failures": outcome.failures} if outcome.failures else None))
 
 
 def fan_out(kind: str, day: date | None, keys: list[str], message_for: Callable[[list[str]], Message[Any]],
@@ -158,59 +135,6 @@ def record_batch_failure(batch_id: str, message_id: str, error: str, group_id: s
         if group_id and group_barrier(dramatiq.get_broker(), group_id).wait(block=False):
             finish_batch.send(batch_id)
     return {"batch_id": batch_id, "message_id": message_id, "recorded": failed > 0, "members_failed": failed}
-
-
-class BatchReports(Middleware):
-    """Tells a member's batch about its end: progress on success, a report when it fails for good.
-
-    Sits before PolicyRetries, so that its after hook runs once the retry
-    decision is made (`message.failed`).
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._reported: dict[str, float] = {}  # batch id: when this process last reported its progress
-
-    def _progress_due(self, batch_id: str) -> bool:
-        """At most one progress report per batch and process every PROGRESS_EVERY_S: a count for display."""
-        now = time.monotonic()
-        with self._lock:
-            if now - self._reported.get(batch_id, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
-                return False
-            if len(self._reported) > 1_000:
-                self._reported = {k: t for k, t in self._reported.items() if now - t < PROGRESS_EVERY_S}
-            self._reported[batch_id] = now
-            return True
-
-    def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
-        batch_id = message.options.get("batch_id")
-        if not batch_id:
-            return
-        try:
-            if exception is None:
-                if self._progress_due(batch_id):
-                    with session_scope() as session:
-                        report_progress(batches.progress(session, batch_id))
-            elif message.failed:
-                self._report(message, describe_error(exception))
-        except Exception:
-            logger.exception("batch %s: could not report on member %s", batch_id, message.message_id)
-
-    def after_skip_message(self, broker: Any, message: Any) -> None:
-        if message.options.get("batch_id"):
-            reason = message.options.get("skip_reason") or "skipped (too old, or cancelled)"
-            self._report(message, f"skipped: {reason}")
-
-    @staticmethod
-    def _report(message: Any, error: str) -> None:
-        record_batch_failure.send(message.options["batch_id"], message.message_id, error,
-                                  message.options.get("group_completion_uuid"))
-
-
-def install(broker: Any) -> None:
-    if not any(isinstance(m, BatchReports) for m in broker.middleware):
-        broker.add_middleware(BatchReports(), before=PolicyRetries)
 
 
 install(dramatiq.get_broker())

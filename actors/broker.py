@@ -19,16 +19,16 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+from dramatiq.rate_limits.backends import RedisBackend
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend as ResultRedisBackend
 
-from actors.cancel import Cancellation
-from actors.history import RunHistory
-from actors.limits import ScriptedRedisBackend
-from actors.logs import LogSetup
-from actors.recycle import Recycle, put_this_python_first_on_path
-from actors.retries import PolicyRetries
-from actors.workers import Heartbeats, StartupChecks
+from actors.middleware.cancel import Cancellation
+from actors.middleware.history import RunHistory
+from actors.middleware.logs import LogSetup
+from actors.middleware.recycle import Recycle, put_this_python_first_on_path
+from actors.middleware.retries import PolicyRetries
+from actors.middleware.workers import Heartbeats, StartupChecks
 from pipeline.history.writer import HistoryWriter
 from pipeline.redis_clients import redis_client
 from pipeline.settings import Settings, get_settings
@@ -38,6 +38,40 @@ logger = logging.getLogger(__name__)
 QUEUES = ("scraping", "processing", "default")
 MAX_AGE_MS = 24 * 3_600_000  # a message older than a day is stale: the schedule sends a fresh one
 DEFAULT_TIME_LIMIT_MS = 600_000
+
+
+class ScriptedRedisBackend(RedisBackend):
+    """Dramatiq's Redis backend for rate limits and group barriers, with `incr` and `decr` as scripts.
+
+    Dramatiq's own run an optimistic transaction (WATCH, GET, MULTI, SET, EXEC): four
+    round trips or more, retried whenever another thread changed the key meanwhile,
+    which is every time when a group's members finish together and each counts down
+    the group's barrier. A script does the same in one round trip, atomically.
+    """
+
+    _INCR = """
+    local value = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
+    if value > tonumber(ARGV[2]) then return 0 end
+    redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+    return 1
+    """
+    _DECR = """
+    local value = tonumber(redis.call('GET', KEYS[1]) or '0') - tonumber(ARGV[1])
+    if value < tonumber(ARGV[2]) then return 0 end
+    redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
+    return 1
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._incr = self.client.register_script(self._INCR)
+        self._decr = self.client.register_script(self._DECR)
+
+    def incr(self, key: str, amount: int, maximum: int, ttl: int) -> bool:
+        return bool(self._incr(keys=[key], args=[amount, maximum, ttl]))
+
+    def decr(self, key: str, amount: int, minimum: int, ttl: int) -> bool:
+        return bool(self._decr(keys=[key], args=[amount, minimum, ttl]))
 
 
 class StackBroker(RabbitmqBroker):

@@ -45,7 +45,7 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def dispatcher() -> Any:
-    from actors.web import dispatcher as make
+    from actors.dispatcher import dispatcher as make
 
     return make()
 

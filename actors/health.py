@@ -8,7 +8,7 @@ from typing import Any
 import dramatiq
 
 import actors
-from actors.history import worker_id
+from actors.middleware.history import worker_id
 from pipeline.ops.health import check_all
 from pipeline.settings import get_settings
 

@@ -4,7 +4,7 @@
     >>> fetch_prices_for_set_number.send("sw0001a").get_result(block=True, timeout=60_000)
 
 Bad arguments fail at once (`InvalidInput`, never retried, nothing written); a
-spent API quota defers the message (see actors.limits); other source errors
+spent API quota defers the message (see actors.quotas); other source errors
 retry, then dead-letter.
 """
 
@@ -24,8 +24,8 @@ from sqlalchemy.orm import Session
 
 from actors.arguments import argument_check
 from actors.batches import current_message_id, fan_out
-from actors.limits import Prepaid, catalog_client, deferring, ebay_client, quotas
 from actors.processing import aggregate_snapshot_for_minifigure
+from actors.quotas import Prepaid, catalog_client, deferring, ebay_client, quotas
 from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.errors import InvalidInput

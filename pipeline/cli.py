@@ -127,7 +127,7 @@ def up(processes: int, threads: int) -> None:
     """Migrate, then run the sandbox (when no API keys are set), worker, scheduler and dashboard."""
     import logging
 
-    from pipeline.supervisor import Supervisor, plan, sandbox_env
+    from actors.supervisor import Supervisor, plan, sandbox_env
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s [%(name)s] %(message)s")
     settings = get_settings()

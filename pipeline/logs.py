@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from pipeline.redaction import known_secrets, redact_text
 
-# Set on a record by a filter of the task layer (actors.logs.MessageContext): the message being processed.
+# Set on a record by a filter of the task layer (actors.middleware.logs.MessageContext): the message being processed.
 CONTEXT_FIELDS = ("message_id", "actor")
 
 

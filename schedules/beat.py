@@ -12,6 +12,7 @@ process, a database outage) is noticed within the interval.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import signal
@@ -25,15 +26,20 @@ from datetime import UTC, datetime, timedelta
 from dramatiq import Broker, Message
 from sqlalchemy.exc import SQLAlchemyError
 
+from actors.arguments import refusal
 from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.scheduling.table import (
     DueTick,
     Entry,
     ScheduleTable,
+    check_actors,
     due_ticks,
     first_check,
+    load_table,
+    table_path,
 )
+from pipeline.settings import get_settings
 from pipeline.sql import ticks
 
 logger = logging.getLogger(__name__)
@@ -202,3 +208,11 @@ class Beat:
                 continue
             logger.info("%s: sending unsent tick %s as %s", entry.name, tick.scheduled_for.isoformat(), tick.message_id)
             self._send(tick.id, self.message_for(entry, tick.scheduled_for, tick.message_id))
+
+
+def load_checked_table(broker: Broker, schedule_file: str | None = None) -> ScheduleTable:
+    """Load the table (SCHEDULE_FILE, or the default) and check every entry's actor and kwargs."""
+    table = load_table(table_path(schedule_file or get_settings().schedule_file))
+    check_actors(table, {name: inspect.signature(actor.fn) for name, actor in broker.actors.items()},
+                 values=lambda actor, kwargs: refusal(broker.get_actor(actor), (), kwargs))
+    return table

@@ -20,9 +20,8 @@ from typing import Any
 
 import actors
 from pipeline.scheduling.table import ScheduleError
-from schedules.beat import Beat
+from schedules.beat import Beat, load_checked_table
 from schedules.proxies import register_proxies
-from schedules.table import load_checked_table
 
 logger = logging.getLogger(__name__)
 

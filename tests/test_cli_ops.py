@@ -142,7 +142,7 @@ def test_cancel_from_the_cli(broker: Any) -> None:
     import redis
 
     import actors
-    from actors.cancel import cancel_key
+    from actors.middleware.cancel import cancel_key
     from tests.support.actors import echo
 
     message = echo.send_with_options(args=("never",), delay=600_000)

@@ -69,7 +69,7 @@ def test_stonks_up_stops_everything_when_a_child_refuses_its_configuration_and_r
     import sys
     import time
 
-    from pipeline.supervisor import REFUSED, Child, Supervisor
+    from actors.supervisor import REFUSED, Child, Supervisor
 
     starts = tmp_path / "starts"
     crasher = Child("crasher", [sys.executable, "-c", f"open({str(starts)!r}, 'a').write('x'); raise SystemExit(1)"])

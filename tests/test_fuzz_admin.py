@@ -47,7 +47,7 @@ class Admin:
 @pytest.fixture(scope="module")
 def app() -> Iterator[Admin]:
     import actors
-    from actors.web import BrokerDispatcher
+    from actors.dispatcher import BrokerDispatcher
     from pipeline.web.app import create_app
 
     sent: list[tuple[str, dict[str, Any]]] = []

@@ -182,7 +182,7 @@ def test_a_schedule_table_is_loaded_or_refused_naming_the_file_and_entry(
         tmp_path_factory: pytest.TempPathFactory, raw: bytes) -> None:
     import actors
     from pipeline.scheduling.table import ScheduleError, due_ticks, first_check
-    from schedules.table import load_checked_table
+    from schedules.beat import load_checked_table
 
     path = tmp_path_factory.mktemp("schedule") / "table.yaml"
     path.write_bytes(raw)

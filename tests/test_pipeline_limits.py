@@ -82,7 +82,7 @@ def test_the_ebay_daily_quota_holds_across_worker_processes(broker, worker: Path
 
 def test_rebrickable_pace_is_one_request_a_second_for_everyone() -> None:
     import actors
-    from actors.limits import Quotas
+    from actors.quotas import Quotas
 
     quotas = Quotas(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}-{uuid.uuid4().hex[:6]}", 100)
     started = time.monotonic()
@@ -97,7 +97,7 @@ def test_rebrickable_pace_is_one_request_a_second_for_everyone() -> None:
 
 def test_ebay_calls_taken_ahead_count_at_once_and_those_not_made_go_back() -> None:
     import actors
-    from actors.limits import Quotas
+    from actors.quotas import Quotas
 
     quotas = Quotas(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}-{uuid.uuid4().hex[:6]}", 10)
     redis, key = actors.stack.rate_limits.client, quotas.ebay.bucket()
@@ -127,7 +127,7 @@ def test_ebay_calls_taken_ahead_count_at_once_and_those_not_made_go_back() -> No
 
 def test_a_bucket_gives_exactly_its_limit_to_threads_racing_for_it() -> None:
     import actors
-    from actors.limits import BucketQuota
+    from actors.quotas import BucketQuota
 
     quota = BucketQuota(actors.stack.rate_limits, f"{os.environ['REDIS_NAMESPACE']}:race-{uuid.uuid4().hex[:6]}",
                         limit=100, bucket_ms=3_600_000)  # an hour: a race of milliseconds almost never spans two
@@ -153,7 +153,7 @@ def test_the_scripted_backend_counts_as_dramatiqs_own_does() -> None:
 
     from dramatiq.rate_limits.backends import RedisBackend
 
-    from actors.limits import ScriptedRedisBackend
+    from actors.broker import ScriptedRedisBackend
 
     url, prefix = os.environ["REDIS_URL"], f"{os.environ['REDIS_NAMESPACE']}:parity-{uuid.uuid4().hex[:6]}"
     theirs, ours = RedisBackend(url=url), ScriptedRedisBackend(url=url)
@@ -199,7 +199,7 @@ def test_a_group_barrier_clears_once_when_its_members_finish_together() -> None:
     ],
 )
 def test_which_source_errors_become_deferrals(error: TransientSourceError, delay: object) -> None:
-    from actors.limits import deferral_for
+    from actors.quotas import deferral_for
 
     now = datetime(2026, 5, 1, 23, 0, tzinfo=UTC)
     deferral = deferral_for(error, now)

@@ -15,7 +15,7 @@ def ready(broker, queue: str) -> int:  # noqa: ANN001
 
 
 def test_every_message_is_stored_when_enqueue_all_returns_and_each_is_recorded(broker) -> None:  # noqa: ANN001
-    from actors.publish import enqueue_all
+    from actors.groups import enqueue_all
     from tests.support.actors import echo
     from tests.test_worker_e2e import status_is
 
@@ -28,7 +28,7 @@ def test_every_message_is_stored_when_enqueue_all_returns_and_each_is_recorded(b
 
 
 def test_a_group_run_in_one_transaction_fires_its_callback_once_all_succeeded(broker, tmp_path: Path) -> None:  # noqa: ANN001
-    from actors.publish import run_group
+    from actors.groups import run_group
     from tests.support.actors import echo
     from tests.test_worker_e2e import status_is
 
@@ -42,7 +42,7 @@ def test_a_group_run_in_one_transaction_fires_its_callback_once_all_succeeded(br
 
 
 def test_run_group_refuses_what_it_cannot_publish_in_one_go(broker) -> None:  # noqa: ANN001
-    from actors.publish import run_group
+    from actors.groups import run_group
     from tests.support.actors import echo
 
     nested = dramatiq.group([dramatiq.pipeline([echo.message("a"), echo.message("b")])])

@@ -31,7 +31,7 @@ from pipeline.scheduling.cron import ticks_between
 from pipeline.scheduling.table import ON_TIME, ScheduleTable, parse_table
 from pipeline.scheduling.ticks import schedule_overview
 from pipeline.sql import ticks
-from schedules.__main__ import TickTrigger
+from schedules.apscheduler import TickTrigger
 from schedules.beat import STALE_CLAIM, Beat, as_utc
 from schedules.proxies import register_proxies
 

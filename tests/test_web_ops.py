@@ -60,7 +60,7 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def api_client(**overrides: Any) -> TestClient:
     import actors
-    from actors.web import BrokerDispatcher
+    from actors.dispatcher import BrokerDispatcher
     from pipeline.web.app import create_app
 
     settings = settings_with(dashboard_token=TOKEN, **overrides)

@@ -1,7 +1,7 @@
 """What the dashboard needs from the task layer, without importing it.
 
 `pipeline` never imports Dramatiq, so the web app takes a `Dispatcher`: the
-`actors` package implements it with the real broker (`actors.web`), tests may
+`actors` package implements it with the real broker (`actors.dispatcher`), tests may
 pass their own.
 """
 

@@ -1,10 +1,17 @@
 """Clients built from `Settings`: base URLs, credentials and the HTTP timeout.
 
+`thread_ebay_client` and `thread_catalog_client` keep one client per thread (each
+keeps its own HTTP session); a process's eBay clients share one application token.
+
 A credential the chosen service needs but the settings lack is an `AuthError`
 naming the setting, raised when the client is built: no request is made.
 """
 
 from __future__ import annotations
+
+import os
+import threading
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -83,3 +90,31 @@ def make_bricklink_client(
         before_request=before_request,
         retry=retry,
     )
+
+
+_clients = threading.local()
+_tokens: dict[tuple[Any, ...], ApplicationToken] = {}  # by process, API and credentials: one mint for all threads
+_tokens_lock = threading.Lock()
+
+
+def thread_ebay_client(settings: Settings, before_request: BeforeRequest | None) -> EbayClient:
+    client: EbayClient | None = getattr(_clients, "ebay", None)
+    if client is None:
+        client = _clients.ebay = make_ebay_client(settings, before_request=before_request,
+                                                  token=shared_token(settings))
+    return client
+
+
+def thread_catalog_client(settings: Settings, before_request: BeforeRequest | None) -> CatalogClient:
+    client: CatalogClient | None = getattr(_clients, "catalog", None)
+    if client is None:
+        client = _clients.catalog = make_catalog_client(settings, before_request=before_request)
+    return client
+
+
+def shared_token(settings: Settings) -> ApplicationToken:
+    """The token this process's eBay clients share: a forked process mints its own."""
+    secret = settings.ebay_client_secret
+    key = (os.getpid(), str(settings.ebay_api_base), settings.ebay_client_id, secret and secret.get_secret_value())
+    with _tokens_lock:
+        return _tokens.setdefault(key, ApplicationToken())

@@ -13,7 +13,7 @@ from pipeline.history.reads import search_runs
 from pipeline.models import Run, Worker
 
 MAX_OFFSET = 2**31  # far past any run history, and within PostgreSQL's bigint OFFSET
-HEARTBEAT_S = 5.0  # the interval of actors.workers.Heartbeats
+HEARTBEAT_S = 5.0  # the interval of actors.middleware.workers.Heartbeats
 GONE_AFTER_S = 3 * HEARTBEAT_S  # three missed heartbeats: the process is gone
 STOPPED_SHOWN_FOR = timedelta(hours=24)
 

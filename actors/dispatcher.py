@@ -9,7 +9,7 @@ from typing import Any
 from dramatiq.errors import ActorNotFound
 
 from actors.arguments import refusal
-from actors.cancel import mark_cancelled
+from actors.middleware.cancel import mark_cancelled
 from pipeline.ops.dispatch import ActorInfo, BadArguments, UnknownActor
 from pipeline.redis_clients import redis_client
 

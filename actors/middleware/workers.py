@@ -15,7 +15,7 @@ from dramatiq.middleware import Middleware, MiddlewareError
 from dramatiq.middleware.time_limit import TimeLimit
 from psycopg.types.json import Jsonb
 
-from actors.history import RunHistory, worker_id
+from actors.middleware.history import RunHistory, worker_id
 from pipeline.db import close_quietly, libpq_dsn
 
 logger = logging.getLogger(__name__)

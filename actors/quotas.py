@@ -18,22 +18,24 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import os
 import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from dramatiq.rate_limits.backends import RedisBackend
 
 from pipeline.errors import Deferred
-from pipeline.settings import Settings, get_settings
-from pipeline.sources import make_catalog_client, make_ebay_client
-from pipeline.sources.ebay import ApplicationToken, EbayClient
+from pipeline.settings import get_settings
+from pipeline.sources.ebay import EbayClient
 from pipeline.sources.errors import QuotaExceeded, TransientSourceError
-from pipeline.sources.factory import CatalogClient
+from pipeline.sources.factory import (
+    CatalogClient,
+    thread_catalog_client,
+    thread_ebay_client,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,40 +51,6 @@ R = TypeVar("R")
 def seconds_to_next_utc_day(now: datetime) -> float:
     tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return (tomorrow - now).total_seconds() + 60  # a minute of margin for clocks that disagree
-
-
-class ScriptedRedisBackend(RedisBackend):
-    """Dramatiq's Redis backend for rate limits and group barriers, with `incr` and `decr` as scripts.
-
-    Dramatiq's own run an optimistic transaction (WATCH, GET, MULTI, SET, EXEC): four
-    round trips or more, retried whenever another thread changed the key meanwhile,
-    which is every time when a group's members finish together and each counts down
-    the group's barrier. A script does the same in one round trip, atomically.
-    """
-
-    _INCR = """
-    local value = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
-    if value > tonumber(ARGV[2]) then return 0 end
-    redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
-    return 1
-    """
-    _DECR = """
-    local value = tonumber(redis.call('GET', KEYS[1]) or '0') - tonumber(ARGV[1])
-    if value < tonumber(ARGV[2]) then return 0 end
-    redis.call('SET', KEYS[1], value, 'PX', ARGV[3])
-    return 1
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._incr = self.client.register_script(self._INCR)
-        self._decr = self.client.register_script(self._DECR)
-
-    def incr(self, key: str, amount: int, maximum: int, ttl: int) -> bool:
-        return bool(self._incr(keys=[key], args=[amount, maximum, ttl]))
-
-    def decr(self, key: str, amount: int, minimum: int, ttl: int) -> bool:
-        return bool(self._decr(keys=[key], args=[amount, minimum, ttl]))
 
 
 class BucketQuota:
@@ -200,33 +168,14 @@ def quotas() -> Quotas:
     return Quotas(actors.stack.rate_limits, actors.stack.namespace, get_settings().ebay_daily_quota)
 
 
-_clients = threading.local()  # one client per thread: each keeps its own HTTP session
-_tokens: dict[tuple[Any, ...], ApplicationToken] = {}  # by process, API and credentials: one mint for all threads
-_tokens_lock = threading.Lock()
-
-
 def ebay_client() -> EbayClient:
-    client = getattr(_clients, "ebay", None)
-    if client is None:
-        settings = get_settings()
-        client = _clients.ebay = make_ebay_client(settings, before_request=quotas().before_request,
-                                                  token=_application_token(settings))
-    return client
-
-
-def _application_token(settings: Settings) -> ApplicationToken:
-    """The token this process's eBay clients share: a forked process mints its own."""
-    secret = settings.ebay_client_secret
-    key = (os.getpid(), str(settings.ebay_api_base), settings.ebay_client_id, secret and secret.get_secret_value())
-    with _tokens_lock:
-        return _tokens.setdefault(key, ApplicationToken())
+    """This thread's eBay client, its requests counted against the shared daily quota."""
+    return thread_ebay_client(get_settings(), quotas().before_request)
 
 
 def catalog_client() -> CatalogClient:
-    client = getattr(_clients, "catalog", None)
-    if client is None:
-        client = _clients.catalog = make_catalog_client(get_settings(), before_request=quotas().before_request)
-    return client
+    """This thread's catalog client, its requests paced as the source allows."""
+    return thread_catalog_client(get_settings(), quotas().before_request)
 
 
 def deferral_for(exc: TransientSourceError, now: datetime) -> Deferred | None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from dramatiq.middleware import Middleware
 
-from actors.workers import rss_mb
+from actors.middleware.workers import rss_mb
 
 logger = logging.getLogger(__name__)
 STOP_GRACE_S = 30.0
