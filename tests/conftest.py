@@ -1,8 +1,15 @@
-"""Each test run gets its own database, RabbitMQ vhost and Redis namespace, and removes them."""
+"""Each test run gets its own database, RabbitMQ vhost and Redis namespace, and removes them.
+
+They are made lazily, by the `services` fixture, for the tests that use it (directly, through
+`broker` or `session`, or with `pytestmark = pytest.mark.usefixtures("services")`); those tests
+carry the `services` marker, so `pytest -m "not services"` runs the pure suite without any service.
+A test without the marker that connects to PostgreSQL, RabbitMQ or Redis fails, naming the service.
+"""
 
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -10,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import services
+from tests.support import services as isolation
 
 RUN_ID = f"stonks_test_{uuid.uuid4().hex[:10]}"
 DATABASE = RUN_ID
@@ -32,10 +39,11 @@ for key in ("EBAY_CLIENT_ID", "REBRICKABLE_API_KEY", "BRICKSET_API_KEY", "DASHBO
     os.environ.pop(key, None)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def isolated_services() -> Iterator[dict[str, str]]:
-    services.create_database(DATABASE)
-    services.create_vhost(VHOST)
+@pytest.fixture(scope="session")
+def services() -> Iterator[dict[str, str]]:
+    """This run's database (migrated), vhost and Redis namespace, made on first use."""
+    isolation.create_database(DATABASE)
+    isolation.create_vhost(VHOST)
     from pipeline import db
 
     db.upgrade()
@@ -48,9 +56,9 @@ def isolated_services() -> Iterator[dict[str, str]]:
         actors.broker.close()
     except Exception:  # the broker may never have been used in this run
         pass
-    services.drop_database(DATABASE)
-    services.delete_vhost(VHOST)
-    services.delete_redis_namespace(REDIS_URL, RUN_ID)
+    isolation.drop_database(DATABASE)
+    isolation.delete_vhost(VHOST)
+    isolation.delete_redis_namespace(REDIS_URL, RUN_ID)
 
 
 def flush_queues(broker: Any) -> None:
@@ -69,7 +77,7 @@ def flush_queues(broker: Any) -> None:
 
 
 @pytest.fixture()
-def broker() -> Iterator[Any]:
+def broker(services: dict[str, str]) -> Iterator[Any]:
     """The project's broker, with every queue emptied before and after the test."""
     import actors
     import tests.support.actors  # noqa: F401
@@ -80,17 +88,40 @@ def broker() -> Iterator[Any]:
 
 
 @pytest.fixture()
-def session() -> Iterator[Any]:
+def session(services: dict[str, str]) -> Iterator[Any]:
     from pipeline.db import session_scope
 
     with session_scope() as s:
         yield s
 
 
+SERVICE_PORTS = {5432: "PostgreSQL", 5672: "RabbitMQ", 15672: "RabbitMQ's management API", 6379: "Redis"}
+
+
+@pytest.fixture(autouse=True)
+def _no_services_unless_asked(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pure test (no `services` marker) that connects to a service fails, naming it."""
+    if request.node.get_closest_marker("services") is not None:
+        return
+    connect = socket.socket.connect
+
+    def guarded(self: socket.socket, address: Any) -> Any:
+        if isinstance(address, tuple) and address[1] in SERVICE_PORTS:
+            raise AssertionError(f"this test connects to {SERVICE_PORTS[address[1]]} without the `services` "
+                                 "fixture: request it (or a fixture that needs it, such as broker or session)")
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "service_restarts: restarts a real service; runs after every other test")
+    config.addinivalue_line("markers", "services: uses PostgreSQL, RabbitMQ or Redis (the `services` fixture)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if "services" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.services)
     # Tests that restart RabbitMQ, PostgreSQL or Redis go last, so no other test sees the outage.
     items.sort(key=lambda item: item.get_closest_marker("service_restarts") is not None)

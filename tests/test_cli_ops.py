@@ -21,6 +21,8 @@ from pipeline.sql.runs import write_events
 from tests.support.web import craft_dead_letter, forget_runs, publish_raw
 from tests.support.worker import ROOT
 
+pytestmark = pytest.mark.usefixtures("services")
+
 
 def stonks(*args: str, input: str | None = None) -> Any:  # noqa: A002
     from actors.cli import cli

@@ -16,7 +16,7 @@ import pytest
 
 from tests.support.worker import running_worker, wait_for
 
-pytestmark = pytest.mark.service_restarts
+pytestmark = [pytest.mark.service_restarts, pytest.mark.usefixtures("services")]
 
 
 def restart_rabbitmq() -> None:

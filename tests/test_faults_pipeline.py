@@ -32,6 +32,8 @@ from tests.support.pipeline import (
 )
 from tests.support.worker import start_worker, stop_worker, wait_for
 
+pytestmark = pytest.mark.usefixtures("services")
+
 SEARCH = "/item_summary/search"
 
 

@@ -13,6 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
 
+pytestmark = pytest.mark.usefixtures("services")
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

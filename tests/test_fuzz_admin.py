@@ -29,6 +29,8 @@ from tests.support.fuzz import (
 )
 from tests.support.web import BEARER, TOKEN, settings_with
 
+pytestmark = pytest.mark.usefixtures("services")
+
 FUZZ = settings(max_examples=60, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 TODAY = datetime.now(UTC).date()

@@ -32,6 +32,8 @@ from tests.support.fuzz import (
     mutated,
 )
 
+pytestmark = pytest.mark.usefixtures("services")
+
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TODAY = datetime.now(UTC).date()
 

@@ -40,6 +40,8 @@ from tests.sources.clients_support import fast_retry
 from tests.support.canned import Canned, CannedServer
 from tests.support.fuzz import assert_well_typed, junk, payloads, storable_text
 
+pytestmark = pytest.mark.usefixtures("services")
+
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JSON = {"Content-Type": "application/json"}
 

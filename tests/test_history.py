@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from pipeline.history.events import RunEvent
@@ -13,6 +14,8 @@ from pipeline.models import Run
 from pipeline.models import RunEvent as RunEventRow
 from tests.support.proxy import TcpProxy
 from tests.support.worker import wait_for
+
+pytestmark = pytest.mark.usefixtures("services")
 
 
 def proxied_dsn(proxy: TcpProxy) -> str:

@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from pipeline.history.events import RunEvent
 from pipeline.history.journal import spool_key
 from pipeline.history.sidecar import HistoryTail, sidecar_running
@@ -17,6 +19,8 @@ from pipeline.history.writer import HistoryWriter
 from pipeline.models import Run
 from tests.support.proxy import TcpProxy
 from tests.support.worker import ROOT, start_worker, stop_worker, wait_for
+
+pytestmark = pytest.mark.usefixtures("services")
 from tests.test_history import count_events, proxied_dsn
 
 DSN = os.environ["DATABASE_URL"]

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.support.worker import running_worker, wait_for
+
+pytestmark = pytest.mark.usefixtures("services")
 
 SECRET = "sEcReT-ebay-0123456789"
 

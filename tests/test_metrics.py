@@ -5,12 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from pipeline.models import Minifigure, PriceSnapshot
 from pipeline.ops.metrics import StonksCollector
 from pipeline.settings import get_settings
 from tests.support.pipeline import clear_pipeline_tables
+
+pytestmark = pytest.mark.usefixtures("services")
 
 
 def scrape() -> dict[str, float]:

@@ -19,6 +19,8 @@ from tests.support.pipeline import (
     settle,
 )
 
+pytestmark = pytest.mark.usefixtures("services")
+
 
 @pytest.fixture(scope="module")
 def worker(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:

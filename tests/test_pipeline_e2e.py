@@ -26,6 +26,8 @@ from tests.support.pipeline import (
 )
 from tests.support.worker import ROOT, wait_for
 
+pytestmark = pytest.mark.usefixtures("services")
+
 CENT = Decimal("0.01")
 
 

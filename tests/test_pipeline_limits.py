@@ -23,6 +23,8 @@ from tests.support.pipeline import (
 )
 from tests.support.worker import wait_for
 
+pytestmark = pytest.mark.usefixtures("services")
+
 # The first test spends a token and a search. Whichever process takes the next four fetches,
 # four searches cannot fit in the two calls left, so some fetch must be deferred.
 QUOTA = 4

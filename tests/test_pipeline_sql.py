@@ -19,6 +19,8 @@ from pipeline.sql.observations import ObservationRow, upsert_observations
 from pipeline.sql.snapshots import aggregate_day
 from tests.support.pipeline import clear_pipeline_tables, dump, rows
 
+pytestmark = pytest.mark.usefixtures("services")
+
 NOW = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
 DAY = NOW.date()
 

@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.worker import running_worker, wait_for
 
+pytestmark = pytest.mark.usefixtures("services")
+
 
 def ready(broker, queue: str) -> int:  # noqa: ANN001
     return broker.channel.queue_declare(queue, passive=True, durable=True).method.message_count

@@ -5,10 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from pipeline.models import Run, RunEvent, Worker
 from tests.support.worker import running_worker, wait_for
+
+pytestmark = pytest.mark.usefixtures("services")
 
 
 def _run_all_once(session: Any, messages: list[Any], env: dict[str, str], log: Path, threads: int) -> list[str]:

@@ -35,6 +35,8 @@ from schedules.apscheduler import TickTrigger
 from schedules.beat import STALE_CLAIM, Beat, as_utc
 from schedules.proxies import register_proxies
 
+pytestmark = pytest.mark.usefixtures("services")
+
 MS, S, MIN, H = timedelta(milliseconds=1), timedelta(seconds=1), timedelta(minutes=1), timedelta(hours=1)
 
 

@@ -29,6 +29,8 @@ from pipeline.db import session_scope
 from pipeline.models import Run, RunEvent, ScheduleTick
 from tests.support.worker import ROOT, running_worker, stop_worker, wait_for
 
+pytestmark = pytest.mark.usefixtures("services")
+
 MIN = timedelta(minutes=1)
 KINDS = ("periodiq", "apscheduler")
 

@@ -15,6 +15,8 @@ from pipeline.web.auth import COOKIE, UnsafeBind, check_bind
 from tests.support.web import BEARER, TOKEN, RecordingDispatcher, settings_with
 from tests.support.worker import ROOT
 
+pytestmark = pytest.mark.usefixtures("services")
+
 # The one state-changing route open without a token: the form that takes the token.
 OPEN_TO_ALL = {("POST", "/login")}
 PATH_VALUES = {"name": "default", "actor": "health_check"}

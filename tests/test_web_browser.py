@@ -17,10 +17,10 @@ from tests.support.web import insert_figure, running_dashboard
 from tests.support.worker import ROOT, running_worker, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     not CHROMIUM.exists(),
     reason="Chromium is not installed: `apt-get install -y chromium chromium-driver` (./dev test does it)",
-)
+), pytest.mark.usefixtures("services")]
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr"]
 

@@ -22,6 +22,8 @@ from tests.support.web import (
 )
 from tests.support.worker import running_worker, wait_for
 
+pytestmark = pytest.mark.usefixtures("services")
+
 MODULES = ("tests.support.actors", "tests.support.web_actors")
 
 

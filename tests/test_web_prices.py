@@ -18,6 +18,8 @@ from pipeline.web.chart import ChartPoint, nice_ticks, price_chart
 from pipeline.web.prices import change_pct
 from tests.support.web import RecordingDispatcher, insert_figure, settings_with
 
+pytestmark = pytest.mark.usefixtures("services")
+
 
 @pytest.fixture(scope="module")
 def http() -> TestClient:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.worker import (
     ROOT,
     running_worker,
@@ -15,6 +17,8 @@ from tests.support.worker import (
     stop_worker,
     wait_for,
 )
+
+pytestmark = pytest.mark.usefixtures("services")
 
 TEST_ACTORS = "tests.support.actors"
 
