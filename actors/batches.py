@@ -37,7 +37,7 @@ from actors.middleware.batches import install, report_outcome, report_progress
 from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.errors import Deferred
-from pipeline.services import batches
+from pipeline.services import batches, snapshots
 from pipeline.services.batches import Outcome, Progress
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ QUEUE = "processing"
 CHECK_DELAY_MS = 10 * 60_000
 MAX_AGE = timedelta(hours=25)  # messages expire after a day (AgeLimit); a member still pending is lost
 SENDER_WAIT = timedelta(minutes=2)
-
+FINISHERS: dict[str, batches.Finisher] = {"prices": snapshots.price_batch_finished}
 
 
 def current_message_id() -> str | None:
@@ -105,7 +105,7 @@ def finish_batch(batch_id: str) -> dict[str, Any]:
         if batches.sender_running(session, batch_id, now, SENDER_WAIT):
             # The sender's own result must be written first, or it would overwrite the outcome.
             raise Deferred(f"batch {batch_id}: the run that sent it is not recorded as over yet", 1.0)
-        outcome = batches.finish(session, batch_id, now)
+        outcome = batches.finish(session, batch_id, now, FINISHERS)
     return _close(outcome, batch_id)
 
 
@@ -117,7 +117,7 @@ def check_batch(batch_id: str) -> dict[str, Any]:
         if batches.load(session, batch_id) is None:
             return {"batch_id": batch_id, "unknown": True}
         resolved = batches.resolve_from_history(session, batch_id, now, MAX_AGE)
-        outcome = batches.finish(session, batch_id, now)
+        outcome = batches.finish(session, batch_id, now, FINISHERS)
     if outcome is None:
         check_batch.send_with_options(args=(batch_id,), delay=CHECK_DELAY_MS)
     return {**_close(outcome, batch_id), "resolved_from_history": resolved}

@@ -218,7 +218,7 @@ def dlq_purge(queue: str, yes: bool, as_json: bool) -> None:
 
 def _workers(include_old: bool = False) -> list[Any]:
     from pipeline.db import session_scope
-    from pipeline.web.queries import list_workers
+    from pipeline.ops.workers import list_workers
 
     with session_scope() as session:
         return list_workers(session, datetime.now(UTC), include_old=include_old)

@@ -30,7 +30,7 @@ from pipeline.clock import utcnow
 from pipeline.db import session_scope
 from pipeline.errors import InvalidInput
 from pipeline.quality import Condition
-from pipeline.services import catalog, prices, receipts
+from pipeline.services import catalog, prices
 from pipeline.services.inputs import (
     parse_condition,
     parse_count,
@@ -41,6 +41,7 @@ from pipeline.services.inputs import (
 from pipeline.services.prices import Figure
 from pipeline.settings import MAX_FIGURES_PER_MESSAGE, get_settings
 from pipeline.sources.errors import PermanentSourceError
+from pipeline.sql import receipts
 
 QUEUE = "scraping"
 THROWS = (InvalidInput, PermanentSourceError)

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.settings import get_settings
+from pipeline.sql import schema
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # alembic logs a line per plugin when it is first imported, at INFO: noise in every start-up log.
@@ -72,9 +73,8 @@ def ensure_database(url: str | None = None) -> None:
     admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": target.database}).scalar()
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+            if not schema.database_exists(conn, target.database or ""):
+                schema.create_database(conn, target.database or "")
     finally:
         admin.dispose()
 
@@ -96,10 +96,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
 def current_revision(url: str | None = None) -> str | None:
     with get_engine(url).connect() as conn:
-        exists = conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
-        if not exists:
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        return schema.revision(conn)
 
 
 @functools.cache

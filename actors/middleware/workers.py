@@ -13,10 +13,11 @@ from typing import Any
 import psycopg
 from dramatiq.middleware import Middleware, MiddlewareError
 from dramatiq.middleware.time_limit import TimeLimit
-from psycopg.types.json import Jsonb
 
 from actors.middleware.history import RunHistory, worker_id
 from pipeline.db import close_quietly, libpq_dsn
+from pipeline.ops.workers import HEARTBEAT_S
+from pipeline.sql import workers
 
 logger = logging.getLogger(__name__)
 
@@ -96,17 +97,6 @@ class StartupChecks(Middleware):
             raise SystemExit(REFUSED_EXIT) from exc
 
 
-_UPSERT_WORKER = """
-INSERT INTO workers (worker_id, hostname, pid, queues, started_at, last_seen_at, stopped_at,
-                     in_flight, processed, failed, rss_mb)
-VALUES (%(worker_id)s, %(hostname)s, %(pid)s, %(queues)s, %(started_at)s, now(), %(stopped_at)s,
-        %(in_flight)s, %(processed)s, %(failed)s, %(rss_mb)s)
-ON CONFLICT (worker_id) DO UPDATE SET queues = EXCLUDED.queues, last_seen_at = now(),
-    stopped_at = EXCLUDED.stopped_at, in_flight = EXCLUDED.in_flight,
-    processed = EXCLUDED.processed, failed = EXCLUDED.failed, rss_mb = EXCLUDED.rss_mb
-"""
-
-
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -129,7 +119,7 @@ def rss_mb(statm: int | None = None) -> int:
 class Heartbeats(Middleware):
     """Each worker process writes a heartbeat row every few seconds."""
 
-    def __init__(self, dsn: str, history: RunHistory, interval_s: float = 5.0) -> None:
+    def __init__(self, dsn: str, history: RunHistory, interval_s: float = HEARTBEAT_S) -> None:
         self.dsn = libpq_dsn(dsn)
         self.history = history
         self.interval_s = interval_s
@@ -159,22 +149,13 @@ class Heartbeats(Middleware):
 
     def _beat(self, *, stopped: bool) -> None:
         state = self.history.snapshot()
-        params = {
-            "worker_id": worker_id(),
-            "hostname": socket.gethostname(),
-            "pid": os.getpid(),
-            "queues": self._queues,
-            "started_at": self._started_at,
-            "stopped_at": datetime.now(UTC) if stopped else None,
-            "in_flight": Jsonb(state["in_flight"]),
-            "processed": state["processed"],
-            "failed": state["failed"],
-            "rss_mb": rss_mb(),
-        }
         try:
             if self._conn is None or self._conn.closed:  # one connection for the process, not one a beat
                 self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
-            self._conn.execute(_UPSERT_WORKER, params)
+            workers.write_heartbeat(
+                self._conn, worker_id=worker_id(), hostname=socket.gethostname(), pid=os.getpid(),
+                queues=self._queues, started_at=self._started_at, stopped_at=datetime.now(UTC) if stopped else None,
+                in_flight=state["in_flight"], processed=state["processed"], failed=state["failed"], rss_mb=rss_mb())
         except psycopg.Error as exc:
             logger.warning("heartbeat not written: %s", exc)
             self._close()

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from pipeline.models import Run, RunEvent
+from pipeline.sql import runs
+
+MAX_OFFSET = 2**31  # far past any run history, and within PostgreSQL's bigint OFFSET
 
 
 @dataclass(frozen=True)
@@ -82,13 +84,8 @@ def comparable(text: str | None) -> bool:
 def get_run(session: Session, message_id: str) -> RunLife | None:
     if not comparable(message_id):
         return None
-    run = session.get(Run, message_id)
-    if run is None:
-        return None
-    events = session.scalars(
-        select(RunEvent).where(RunEvent.message_id == message_id).order_by(RunEvent.at, RunEvent.id)
-    ).all()
-    return RunLife(run, list(events))
+    found = runs.run_with_events(session, message_id)
+    return None if found is None else RunLife(*found)
 
 
 def search_runs(
@@ -104,19 +101,45 @@ def search_runs(
 ) -> list[Run]:
     if not all(comparable(text) for text in (actor, status, message_id)):
         return []
-    query: Select[tuple[Run]] = select(Run)
-    if actor:
-        query = query.where(Run.actor == actor)
-    if status:
-        query = query.where(Run.status == status)
-    if since:
-        query = query.where(Run.status_at >= since)
-    if until:
-        query = query.where(Run.status_at <= until)
-    if message_id:
-        query = query.where(Run.message_id.startswith(message_id, autoescape=True))
-    query = query.order_by(Run.status_at.desc()).limit(limit).offset(offset)
-    return list(session.scalars(query).all())
+    return runs.search(session, actor=actor, status=status, since=since, until=until, message_id=message_id,
+                       limit=limit, offset=offset)
+
+
+@dataclass(frozen=True)
+class RunFilters:
+    actor: str | None = None
+    status: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    message_id: str | None = None
+
+
+def runs_page(session: Session, filters: RunFilters, limit: int, offset: int) -> tuple[list[Run], bool]:
+    """One page of runs, newest first, and whether another page follows."""
+    rows = search_runs(
+        session, actor=filters.actor, status=filters.status, since=filters.since, until=filters.until,
+        message_id=filters.message_id, limit=limit + 1, offset=offset,
+    )
+    return rows[:limit], len(rows) > limit
+
+
+def run_row(run: Run) -> dict[str, Any]:
+    return {
+        "message_id": run.message_id, "actor": run.actor, "queue": run.queue, "status": run.status,
+        "status_at": run.status_at.isoformat(), "enqueued_at": run.enqueued_at.isoformat() if run.enqueued_at else None,
+        "attempts": run.attempts, "duration_ms": run.duration_ms, "error": run.error,
+        "parent_id": run.parent_id,
+    }
+
+
+def recent_problems(session: Session, limit: int = 8) -> list[Run]:
+    """The latest runs that failed or were dead-lettered."""
+    return runs.latest_with_status(session, ("failed", "dead_lettered"), limit)
+
+
+def delayed_runs(session: Session, limit: int = 200) -> list[Run]:
+    """Messages waiting for a later attempt: retries with backoff and deferrals, the longest waiting first."""
+    return runs.latest_with_status(session, ("retrying", "delayed"), limit, oldest_first=True)
 
 
 def format_life(life: RunLife) -> str:

@@ -83,14 +83,11 @@ def retry_run(session: Session, dispatcher: Dispatcher, journal: RecordEvents, m
 
 def dead_letter_views(settings: Settings, session: Session, queue: str, limit: int = 100) -> list[dict[str, Any]]:
     """Dead letters of `queue` with what history knows: the error, traceback and attempts."""
-    from sqlalchemy import select
-
-    from pipeline.models import Run
     from pipeline.ops.rabbit import peek_dead_letters
+    from pipeline.sql.runs import by_ids
 
     letters = peek_dead_letters(settings, queue, limit)
-    ids = [letter.message_id for letter in letters]
-    runs = {r.message_id: r for r in session.scalars(select(Run).where(Run.message_id.in_(ids)))} if ids else {}
+    runs = by_ids(session, [letter.message_id for letter in letters])
     views = []
     for letter in letters:
         run = runs.get(letter.message_id)

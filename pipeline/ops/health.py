@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pika
-from sqlalchemy import text
 
 from pipeline import db
 from pipeline.redaction import redact_text
@@ -27,8 +26,6 @@ def _timed(check: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def check_database(settings: Settings) -> dict[str, Any]:
     def run() -> dict[str, Any]:
-        with db.get_engine(settings.database_url).connect() as conn:
-            conn.execute(text("SELECT 1"))
         revision = db.current_revision(settings.database_url)
         head = db.head_revision()
         if revision != head:

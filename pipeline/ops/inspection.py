@@ -13,17 +13,18 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from pipeline.history.reads import delayed_runs
 from pipeline.ops import rabbit
 from pipeline.ops.dispatch import Dispatcher
+from pipeline.ops.workers import list_workers
 from pipeline.scheduling.ticks import schedule_view
 from pipeline.settings import Settings
-from pipeline.web import queries
 
 
 def active(session: Session, now: datetime) -> list[dict[str, Any]]:
     """Messages being processed right now, per live worker."""
     rows = []
-    for w in queries.list_workers(session, now):
+    for w in list_workers(session, now):
         for m in w.in_flight:
             started = datetime.fromtimestamp(m["started"], UTC) if m.get("started") else None
             rows.append({"worker": w.worker_id, "message_id": m["message_id"], "actor": m.get("actor"),
@@ -37,7 +38,7 @@ def registered(dispatcher: Dispatcher) -> list[dict[str, Any]]:
 
 
 def stats(session: Session, now: datetime) -> dict[str, Any]:
-    views = queries.list_workers(session, now)
+    views = list_workers(session, now)
     workers = [{"worker": w.worker_id, "state": w.state, "hostname": w.hostname, "pid": w.pid, "queues": w.queues,
                 "processed": w.processed, "failed": w.failed, "in_flight": len(w.in_flight), "rss_mb": w.rss_mb,
                 "uptime_s": round((now - w.started_at).total_seconds()), "last_seen_s": w.seen_ago_s} for w in views]
@@ -61,7 +62,7 @@ def scheduled(session: Session, settings: Settings, dispatcher: Dispatcher, now:
         except rabbit.QueueNotFound:
             continue
     runs = [{"message_id": r.message_id, "actor": r.actor, "status": r.status, "since": r.status_at.isoformat(),
-             "retries": r.retries, "error": r.error} for r in queries.delayed_runs(session, limit)]
+             "retries": r.retries, "error": r.error} for r in delayed_runs(session, limit)]
     view = schedule_view(session, now, settings.schedule_file)
     ticks = [{"name": e["name"], "actor": e["actor"], "next_tick": e["next_tick"], "state": e["state"]}
              for e in view.entries or [] if e.get("enabled", True)]

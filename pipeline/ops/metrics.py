@@ -13,27 +13,15 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import text
 
 from pipeline import db
 from pipeline.ops import rabbit
 from pipeline.settings import Settings
+from pipeline.sql import snapshots
+from pipeline.sql.runs import counts_by_actor
 
 logger = logging.getLogger(__name__)
 QUEUES = ["scraping", "processing", "default"]
-
-_FRESHNESS = text("""
-SELECT
-  (SELECT count(*) FROM minifigures) AS figures,
-  (SELECT count(*) FROM minifigures m WHERE NOT EXISTS (
-      SELECT 1 FROM price_snapshots s WHERE s.minifigure_id = m.id AND s.snapshot_date = :yesterday)) AS stale,
-  (SELECT max(snapshot_date) FROM price_snapshots) AS latest
-""")
-
-_RUNS = text("""
-SELECT actor, status, count(*) FROM runs WHERE status_at > now() - interval '1 day' GROUP BY actor, status
-""")
-
 
 class StonksCollector(Collector):
     def __init__(self, settings: Settings) -> None:
@@ -62,11 +50,11 @@ class StonksCollector(Collector):
         yield consumers
 
     def _database(self) -> Iterator[GaugeMetricFamily]:
-        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        now = datetime.now(UTC)
         try:
             with db.get_engine(self.settings.database_url).connect() as conn:
-                figures, stale, latest = conn.execute(_FRESHNESS, {"yesterday": yesterday}).one()
-                runs = conn.execute(_RUNS).all()
+                figures, stale, latest = snapshots.freshness(conn, now.date() - timedelta(days=1))
+                runs = counts_by_actor(conn, now - timedelta(days=1))
         except Exception as exc:  # a scrape reports what it can
             logger.warning("database metrics unavailable: %s", exc)
             return

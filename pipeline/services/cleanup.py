@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from pipeline.services import receipts
 from pipeline.services.snapshots import Scope, aggregate_day
-from pipeline.sql import cleanup, observations, snapshots
+from pipeline.sql import cleanup, observations, receipts, snapshots
 
 BATCH_ROWS = 10_000
 RECEIPT_DAYS = 7  # a message older than a day is never delivered again (AgeLimit)

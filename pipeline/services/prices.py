@@ -13,13 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from pipeline.db import driver
 from pipeline.errors import InvalidInput
-from pipeline.models import Minifigure
 from pipeline.quality import (
     Condition,
     FigureFacts,
@@ -27,9 +23,10 @@ from pipeline.quality import (
     classify_listing,
     parse_figure_number,
 )
-from pipeline.services import batches, receipts
+from pipeline.services import batches
 from pipeline.sources.conditions import browse_condition_ids
 from pipeline.sources.ebay import BrowseQuery, EbayClient, ItemSummary
+from pipeline.sql import catalog, receipts
 from pipeline.sql.observations import ObservationRow, mark_priced, upsert_observations
 
 SOURCE = "ebay"
@@ -50,44 +47,32 @@ class Figure:
         return FigureFacts(self.bricklink_id, self.rebrickable_id, self.name, self.theme)
 
 
-def _figure(row: Minifigure) -> Figure:
-    return Figure(row.id, row.bricklink_id, row.rebrickable_id, row.name, row.theme)
-
-
-_LOAD_FIGURE = "SELECT id, bricklink_id, rebrickable_id, name, theme FROM minifigures WHERE id = %s"
-
-
 def load_figure(session: Session, minifigure_id: uuid.UUID) -> Figure:
-    row = driver(session).execute(_LOAD_FIGURE, (minifigure_id,)).fetchone()
+    row = catalog.figure_row(session, minifigure_id)
     if row is None:
         raise InvalidInput(f"minifigure_id {minifigure_id} is not in the catalog")
     return Figure(*row)
 
 
-_LOAD_FIGURES = "SELECT id, bricklink_id, rebrickable_id, name, theme FROM minifigures WHERE id = ANY(%s)"
-
-
 def load_figures(session: Session, ids: list[uuid.UUID]) -> tuple[list[Figure], list[uuid.UUID]]:
     """The figures of `ids` that are in the catalog, in the order given, and the ids that are not."""
-    found = {row[0]: Figure(*row) for row in driver(session).execute(_LOAD_FIGURES, (ids,))}
+    found = {row[0]: Figure(*row) for row in catalog.figure_rows(session, ids)}
     return [found[i] for i in ids if i in found], [i for i in ids if i not in found]
 
 
 def find_figure(session: Session, number: str) -> Figure:
     """The figure with this BrickLink number or Rebrickable id; "sw0001" finds sw0001a if it is the only one."""
-    exact = session.scalars(select(Minifigure).where(
-        or_(func.lower(Minifigure.bricklink_id) == number, Minifigure.rebrickable_id == number))).first()
+    exact = catalog.figure_numbered(session, number)
     if exact is not None:
-        return _figure(exact)
+        return Figure(*exact)
     wanted = parse_figure_number(number)
-    candidates = [] if wanted is None or wanted.variant else session.scalars(
-        select(Minifigure).where(func.lower(Minifigure.bricklink_id).like(f"{wanted.family}%"))).all()
+    candidates = [] if wanted is None or wanted.variant else catalog.figures_of_family(session, wanted.family)
     variants = [row for row in candidates
-                if (parsed := parse_figure_number(row.bricklink_id)) is not None and parsed.matches(wanted)]
+                if (parsed := parse_figure_number(row[1])) is not None and parsed.matches(wanted)]
     if len(variants) == 1:
-        return _figure(variants[0])
+        return Figure(*variants[0])
     if variants:
-        names = ", ".join(sorted(str(row.bricklink_id) for row in variants))
+        names = ", ".join(sorted(str(row[1]) for row in variants))
         raise InvalidInput(f"set_number {number!r} matches {names}; name the variant")
     raise InvalidInput(f"set_number {number!r} is not in the catalog; sync the catalog first")
 
@@ -156,11 +141,10 @@ def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: 
     summary = {"minifigure_id": str(figure.id), "query": query.q, "condition": condition,
                "observed_on": now.date().isoformat(), **_counts(rows),
                "inserted": written.inserted, "updated": written.updated}
+    mark_priced(session, [figure.id], now)
     if message_id:
-        driver(session).execute(_FETCHED, {"at": now, "figure": figure.id, "message": message_id,
-                                           "result": Jsonb(summary)})
-    else:
-        mark_priced(session, [figure.id], now)
+        batches.member_succeeded(session, message_id, now)
+        receipts.record(session, message_id, summary)
     return summary
 
 
@@ -169,17 +153,6 @@ def _counts(rows: list[ObservationRow]) -> dict[str, Any]:
     excluded = Counter(row.excluded_reason for row in rows if row.excluded_reason)
     return {"listings": len(rows), "included": len(rows) - sum(excluded.values()),
             "excluded": dict(sorted(excluded.items()))}
-
-
-# The end of a fetch in one statement: the figure is priced, its batch member (if the
-# message is one) succeeded, and the receipt holds the summary. The same as
-# mark_priced and batches.member_succeeded plus the receipt's result, one round trip.
-_FETCHED = """
-WITH priced AS (UPDATE minifigures SET last_priced_at = %(at)s WHERE id = %(figure)s),
-     member AS (UPDATE batch_members SET status = 'succeeded', finished_at = %(at)s
-                WHERE message_id = %(message)s AND status = 'pending')
-UPDATE applied_messages SET result = %(result)s WHERE message_id = %(message)s
-"""
 
 
 @dataclass(frozen=True)
@@ -243,9 +216,6 @@ def _apart(rows: dict[uuid.UUID, list[ObservationRow]]) -> list[list[Observation
     return [list(part.values()) for part in parts]
 
 
-_STALEST = "SELECT id FROM minifigures ORDER BY last_priced_at ASC NULLS FIRST, id LIMIT %s"
-
-
 def stalest_figures(session: Session, limit: int) -> list[uuid.UUID]:
     """The figures priced longest ago, never-priced ones first."""
-    return [row[0] for row in driver(session).execute(_STALEST, (limit,))]
+    return catalog.stalest(session, limit)

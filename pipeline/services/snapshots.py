@@ -37,6 +37,16 @@ def aggregate_figure(session: Session, figure_id: uuid.UUID, day: date) -> dict[
     return {"minifigure_id": str(figure_id), "day": day.isoformat(), **snapshots.counts(done)}
 
 
+def price_batch_finished(session: Session, day: date | None, keys: list[str], now: datetime) -> dict[str, Any]:
+    """A prices batch is over: the snapshots of its day (and today's) for the figures it fetched."""
+    if day is None:
+        return {}
+    days = sorted({day, now.date()})
+    figures = [uuid.UUID(key) for key in keys]
+    done = [snapshots.aggregate_day(session, d, figures) for d in days] if figures else []
+    return {**snapshots.counts(*done), "days": [d.isoformat() for d in days]}
+
+
 def days_to_converge(session: Session, yesterday: date) -> list[date]:
     """Yesterday, and every earlier day with listings but no complete aggregation."""
     first = observations.oldest_day(session)

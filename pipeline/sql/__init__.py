@@ -1,6 +1,9 @@
-"""Set-wise SQL: one statement per page or per day, never a round trip per row.
+"""Every SQL statement of the system, one module per table (family); migrations aside.
 
-Each module holds the statements of one table family and thin functions that
-run them on the caller's session (they never commit). Rows travel as one array
-per column through `unnest`, so a page of listings is one INSERT … ON CONFLICT.
+Each module holds its table's statements and thin functions that run them on the
+caller's session or connection (they never commit). Statements are SQLAlchemy
+Core, except on the hot paths, where plain SQL runs on the session's psycopg
+connection (`pipeline.db.driver`): COPY, set-wise upserts whose rows travel as
+one array per column through `unnest`, and one-row statements a worker runs for
+every message, where compiling a Core statement costs more than the round trip.
 """

@@ -6,8 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
+
+from pipeline.db import driver
+from pipeline.models import Minifigure
 
 
 @dataclass(frozen=True)
@@ -82,3 +85,53 @@ def upsert_figures(session: Session, entries: list[CatalogEntry], now: datetime)
             else:
                 updated += 1
     return Upserted(created, updated)
+
+
+# A figure as pricing reads it: id, BrickLink number, Rebrickable id, name, theme.
+_FIGURE = "SELECT id, bricklink_id, rebrickable_id, name, theme FROM minifigures"
+_BY_ID = f"{_FIGURE} WHERE id = %s"
+_BY_IDS = f"{_FIGURE} WHERE id = ANY(%s)"
+_BY_NUMBER = f"{_FIGURE} WHERE lower(bricklink_id) = %(n)s OR rebrickable_id = %(n)s ORDER BY bricklink_id LIMIT 1"
+_BY_FAMILY = f"{_FIGURE} WHERE lower(bricklink_id) LIKE %s ORDER BY bricklink_id"
+_STALEST = "SELECT id FROM minifigures ORDER BY last_priced_at ASC NULLS FIRST, id LIMIT %s"
+
+FigureRow = tuple[uuid.UUID, str | None, str | None, str, str | None]
+
+
+def figure_row(session: Session, figure_id: uuid.UUID) -> FigureRow | None:
+    """Plain SQL: one runs for every figure a worker prices."""
+    return driver(session).execute(_BY_ID, (figure_id,)).fetchone()
+
+
+def figure_rows(session: Session, ids: list[uuid.UUID]) -> list[FigureRow]:
+    return list(driver(session).execute(_BY_IDS, (ids,)))
+
+
+def figure_numbered(session: Session, number: str) -> FigureRow | None:
+    """The figure whose BrickLink number (lower-cased) or Rebrickable id is `number`."""
+    return driver(session).execute(_BY_NUMBER, {"n": number}).fetchone()
+
+
+def figures_of_family(session: Session, family: str) -> list[FigureRow]:
+    """Figures whose BrickLink number starts with `family` (lower-case letters and digits only)."""
+    return list(driver(session).execute(_BY_FAMILY, (f"{family}%",)))
+
+
+def stalest(session: Session, limit: int) -> list[uuid.UUID]:
+    """The figures priced longest ago, never-priced ones first."""
+    return [row[0] for row in driver(session).execute(_STALEST, (limit,))]
+
+
+def get(session: Session, figure_id: uuid.UUID) -> Minifigure | None:
+    return session.get(Minifigure, figure_id)
+
+
+def search(session: Session, text: str, limit: int = 50) -> list[Minifigure]:
+    """Figures whose name, BrickLink number, Rebrickable id or theme contain `text` (any case)."""
+    query = select(Minifigure)
+    text = text.strip()
+    if text:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Minifigure.name.ilike(pattern), Minifigure.bricklink_id.ilike(pattern),
+                                Minifigure.rebrickable_id.ilike(pattern), Minifigure.theme.ilike(pattern)))
+    return list(session.scalars(query.order_by(Minifigure.theme, Minifigure.bricklink_id, Minifigure.name).limit(limit)))

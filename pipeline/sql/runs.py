@@ -3,15 +3,21 @@
 Events go by COPY into run_events; each message's events are folded into one row
 of runs, upserted set-wise. This is the history writers' path (thread mode and the
 sidecar): plain psycopg on their own autocommit connection, as COPY needs.
+The reads at the end serve the dashboard, the API and the CLI.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import psycopg
+from sqlalchemy import Connection, Select, func, select
+from sqlalchemy.orm import Session
 
 from pipeline.history.events import TERMINAL, RunEvent, storable_json, storable_text
+from pipeline.models import Run
+from pipeline.models import RunEvent as RunEventRow
 
 # One statement upserts a batch of runs, each row folding that message's events.
 # A status only moves forward in time, and an "enqueued" never overwrites a later
@@ -196,3 +202,65 @@ def write_recovered(conn: psycopg.Connection[Any], events: list[RunEvent]) -> in
         write_events(conn, missing)
     return len(missing)
 
+
+
+# Reads, for the dashboard, the API and the CLI: SQLAlchemy on a session.
+
+def run_with_events(session: Session, message_id: str) -> tuple[Run, list[RunEventRow]] | None:
+    run = session.get(Run, message_id)
+    if run is None:
+        return None
+    events = session.scalars(
+        select(RunEventRow).where(RunEventRow.message_id == message_id).order_by(RunEventRow.at, RunEventRow.id)
+    ).all()
+    return run, list(events)
+
+
+def search(session: Session, *, actor: str | None = None, status: str | None = None,
+           since: datetime | None = None, until: datetime | None = None, message_id: str | None = None,
+           limit: int = 50, offset: int = 0) -> list[Run]:
+    """Runs newest first; `message_id` is a prefix."""
+    query: Select[tuple[Run]] = select(Run)
+    if actor:
+        query = query.where(Run.actor == actor)
+    if status:
+        query = query.where(Run.status == status)
+    if since:
+        query = query.where(Run.status_at >= since)
+    if until:
+        query = query.where(Run.status_at <= until)
+    if message_id:
+        query = query.where(Run.message_id.startswith(message_id, autoescape=True))
+    return list(session.scalars(query.order_by(Run.status_at.desc()).limit(limit).offset(offset)).all())
+
+
+def by_ids(session: Session, message_ids: list[str]) -> dict[str, Run]:
+    if not message_ids:
+        return {}
+    return {r.message_id: r for r in session.scalars(select(Run).where(Run.message_id.in_(message_ids)))}
+
+
+def known_actors(session: Session) -> list[str]:
+    return [a for a in session.scalars(select(Run.actor).distinct().order_by(Run.actor)) if a]
+
+
+def children(session: Session, message_id: str) -> list[Run]:
+    return list(session.scalars(select(Run).where(Run.parent_id == message_id).order_by(Run.enqueued_at)))
+
+
+def status_counts(session: Session, since: datetime) -> dict[str, int]:
+    rows = session.execute(select(Run.status, func.count()).where(Run.status_at >= since).group_by(Run.status)).all()
+    return {status: count for status, count in rows}
+
+
+def counts_by_actor(conn: Connection, since: datetime) -> list[tuple[str | None, str, int]]:
+    """(actor, status, runs) of the runs whose status changed since `since`."""
+    rows = conn.execute(select(Run.actor, Run.status, func.count()).where(Run.status_at > since)
+                        .group_by(Run.actor, Run.status)).all()
+    return [(actor, status, count) for actor, status, count in rows]
+
+
+def latest_with_status(session: Session, statuses: tuple[str, ...], limit: int, *, oldest_first: bool = False
+                       ) -> list[Run]:
+    order = Run.status_at if oldest_first else Run.status_at.desc()
+    return list(session.scalars(select(Run).where(Run.status.in_(statuses)).order_by(order).limit(limit)))

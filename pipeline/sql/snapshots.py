@@ -18,9 +18,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
+from pipeline.models import PriceSnapshot
 from pipeline.quality import EXCLUSION_REASONS, METHOD_VERSION, THIN_DATA_N
 
 
@@ -172,3 +173,25 @@ def day_counts(session: Session, first: date, last: date) -> list[tuple[date, in
     """(day, listings, snapshots) for each day from first to last."""
     rows = session.execute(text(_DAY_COUNTS), {"first": first, "last": last})
     return [(day, listings, snapshots) for day, listings, snapshots in rows]
+
+
+def of_figure(session: Session, figure_id: uuid.UUID) -> list[PriceSnapshot]:
+    """A figure's snapshots, by condition, currency and day."""
+    query = (select(PriceSnapshot).where(PriceSnapshot.minifigure_id == figure_id)
+             .order_by(PriceSnapshot.condition, PriceSnapshot.currency, PriceSnapshot.snapshot_date))
+    return list(session.scalars(query))
+
+
+_FRESHNESS = text("""
+SELECT
+  (SELECT count(*) FROM minifigures) AS figures,
+  (SELECT count(*) FROM minifigures m WHERE NOT EXISTS (
+      SELECT 1 FROM price_snapshots s WHERE s.minifigure_id = m.id AND s.snapshot_date = :day)) AS stale,
+  (SELECT max(snapshot_date) FROM price_snapshots) AS latest
+""")
+
+
+def freshness(conn: Connection, day: date) -> tuple[int, int, date | None]:
+    """(figures in the catalog, figures with no snapshot of `day`, the newest snapshot's date)."""
+    figures, stale, latest = conn.execute(_FRESHNESS, {"day": day}).one()
+    return figures, stale, latest

@@ -11,15 +11,15 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
+from pipeline.history import reads
 from pipeline.history.events import TERMINAL
 from pipeline.history.reads import get_run
-from pipeline.models import Minifigure
-from pipeline.ops import actions, rabbit
+from pipeline.ops import actions, rabbit, workers
 from pipeline.scheduling.ticks import schedule_view
 from pipeline.services.catalog import FIRST_YEAR, check_year
 from pipeline.services.inputs import parse_past_day, parse_text
 from pipeline.sources.conditions import parse_condition
-from pipeline.web import queries
+from pipeline.sql import catalog
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when
 
@@ -100,7 +100,7 @@ def sync_catalog(body: SyncCatalog | None = None, ctx: Ctx = Depends(context)) -
 def fetch_prices(minifigure_id: uuid.UUID, body: FetchPrices | None = None, ctx: Ctx = Depends(context),
                  session: Session = Depends(db_session)) -> Accepted:
     """Fetch current asking prices of one minifigure (fetch_prices_for_minifigure)."""
-    if session.get(Minifigure, minifigure_id) is None:
+    if catalog.get(session, minifigure_id) is None:
         raise HTTPException(404, f"no minifigure with id {minifigure_id}")
     return send(ctx, "fetch_prices_for_minifigure",
                 {"minifigure_id": str(minifigure_id), "condition": (body or FetchPrices()).condition})
@@ -174,18 +174,18 @@ def retry_task(message_id: uuid.UUID, ctx: Ctx = Depends(context),
 @router.get("/runs", tags=["tasks"])
 def list_runs(actor: str | None = None, status: str | None = None, since: str | None = None,
               until: str | None = None, message_id: str | None = Query(None, description="a prefix"),
-              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=queries.MAX_OFFSET),
+              limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=reads.MAX_OFFSET),
               session: Session = Depends(db_session)) -> dict[str, Any]:
     """Run history, newest first; `since`/`until` are ISO dates or times (UTC unless zoned)."""
-    filters = queries.RunFilters(actor, status, parse_when(since, "since"), parse_when(until, "until"), message_id)
-    rows, more = queries.runs_page(session, filters, limit, offset)
-    return {"runs": [queries.run_row(r) for r in rows], "next_offset": offset + limit if more else None}
+    filters = reads.RunFilters(actor, status, parse_when(since, "since"), parse_when(until, "until"), message_id)
+    rows, more = reads.runs_page(session, filters, limit, offset)
+    return {"runs": [reads.run_row(r) for r in rows], "next_offset": offset + limit if more else None}
 
 
 @router.get("/workers", tags=["workers"])
 def list_workers(session: Session = Depends(db_session)) -> list[dict[str, Any]]:
     """Workers from their heartbeats; `gone` when three heartbeats were missed."""
-    return [w.as_dict() for w in queries.list_workers(session, now_utc())]
+    return [w.as_dict() for w in workers.list_workers(session, now_utc())]
 
 
 @router.get("/queues", tags=["queues"])

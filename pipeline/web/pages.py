@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from pipeline.history import reads
 from pipeline.history.events import STATUSES
 from pipeline.history.reads import get_run
-from pipeline.ops import actions, rabbit
+from pipeline.ops import actions, rabbit, workers
 from pipeline.scheduling.ticks import schedule_view
-from pipeline.web import queries
+from pipeline.sql import runs
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when, read_form
 
@@ -51,9 +52,9 @@ def overview(request: Request, ctx: Ctx = Depends(context), session: Session = D
     except Exception as exc:  # the overview still shows history when RabbitMQ is away
         queues = rabbit.QueueOverview([], "none", f"RabbitMQ is unreachable: {type(exc).__name__}: {exc}")
     return render(
-        request, "overview.html", queues=queues, workers=queries.list_workers(session, now),
-        counts=queries.status_counts(session, now - timedelta(hours=24)),
-        problems=queries.recent_problems(session), schedule=schedule_view(session, now, ctx.settings.schedule_file),
+        request, "overview.html", queues=queues, workers=workers.list_workers(session, now),
+        counts=runs.status_counts(session, now - timedelta(hours=24)),
+        problems=reads.recent_problems(session), schedule=schedule_view(session, now, ctx.settings.schedule_file),
     )
 
 
@@ -113,14 +114,14 @@ def delete_one_page(request: Request, name: QueueName, message_id: uuid.UUID,
 
 @router.get("/runs")
 def runs_page(request: Request, actor: str = "", status: str = "", since: str = "", until: str = "",
-              message_id: str = "", offset: int = Query(0, ge=0, le=queries.MAX_OFFSET),
+              message_id: str = "", offset: int = Query(0, ge=0, le=reads.MAX_OFFSET),
               session: Session = Depends(db_session)) -> Response:
-    filters = queries.RunFilters(actor or None, status or None, parse_when(since, "since"),
+    filters = reads.RunFilters(actor or None, status or None, parse_when(since, "since"),
                                  parse_when(until, "until"), message_id.strip() or None)
-    rows, more = queries.runs_page(session, filters, PAGE, offset)
+    rows, more = reads.runs_page(session, filters, PAGE, offset)
     query = {k: v for k, v in request.query_params.items() if k != "offset" and v}
     return render(request, "runs.html", runs=rows, more=more, offset=offset, page=PAGE, query=query,
-                  qs=urllib.parse.urlencode(query), actors=queries.known_actors(session), statuses=STATUSES,
+                  qs=urllib.parse.urlencode(query), actors=runs.known_actors(session), statuses=STATUSES,
                   filters={"actor": actor, "status": status, "since": since, "until": until, "message_id": message_id})
 
 
@@ -129,7 +130,7 @@ def run_page(request: Request, message_id: str, session: Session = Depends(db_se
     life = get_run(session, message_id)
     if life is None:
         raise HTTPException(404, f"no run with message id {message_id}")
-    return render(request, "run.html", run=life.run, life=life.as_dict(), children=queries.children(session, message_id),
+    return render(request, "run.html", run=life.run, life=life.as_dict(), children=runs.children(session, message_id),
                   retryable=life.run.status in actions.RETRYABLE, cancellable=life.run.status in actions.CANCELLABLE)
 
 
@@ -147,14 +148,14 @@ def cancel_page(message_id: str, ctx: Ctx = Depends(context), session: Session =
 
 @router.get("/workers")
 def workers_page(request: Request, all: bool = False, session: Session = Depends(db_session)) -> Response:  # noqa: A002
-    return render(request, "workers.html", workers=queries.list_workers(session, now_utc(), include_old=all),
-                  gone_after=queries.GONE_AFTER_S, show_all=all)
+    return render(request, "workers.html", workers=workers.list_workers(session, now_utc(), include_old=all),
+                  gone_after=workers.GONE_AFTER_S, show_all=all)
 
 
 @router.get("/schedules")
 def schedules_page(request: Request, ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> Response:
     return render(request, "schedules.html", schedule=schedule_view(session, now_utc(), ctx.settings.schedule_file),
-                  delayed=queries.delayed_runs(session))
+                  delayed=reads.delayed_runs(session))
 
 
 @router.get("/api")

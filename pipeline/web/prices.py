@@ -12,10 +12,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from pipeline.models import Minifigure, PriceSnapshot
+from pipeline.sql import catalog, snapshots
 from pipeline.web.chart import ChartPoint, price_chart
 from pipeline.web.deps import db_session
 from pipeline.web.pages import render
@@ -26,22 +26,6 @@ CHANGE_DAYS = (7, 30, 90)
 CSV_COLUMNS = ("snapshot_date", "condition", "currency", "price_kind", "n", "min_price", "p25_price", "median_price",
                "p75_price", "max_price", "mean_price", "excluded_total", "excluded", "thin", "method_version",
                "computed_at")
-
-
-def search_minifigures(session: Session, text: str, limit: int = 50) -> list[Minifigure]:
-    query = select(Minifigure)
-    text = text.strip()
-    if text:
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Minifigure.name.ilike(pattern), Minifigure.bricklink_id.ilike(pattern),
-                                Minifigure.rebrickable_id.ilike(pattern), Minifigure.theme.ilike(pattern)))
-    return list(session.scalars(query.order_by(Minifigure.theme, Minifigure.bricklink_id, Minifigure.name).limit(limit)))
-
-
-def snapshots_of(session: Session, figure_id: uuid.UUID) -> list[PriceSnapshot]:
-    query = (select(PriceSnapshot).where(PriceSnapshot.minifigure_id == figure_id)
-             .order_by(PriceSnapshot.condition, PriceSnapshot.currency, PriceSnapshot.snapshot_date))
-    return list(session.scalars(query))
 
 
 def _f(value: Any) -> float | None:
@@ -91,7 +75,7 @@ def snapshot_row(s: PriceSnapshot) -> dict[str, Any]:
 
 
 def get_figure(session: Session, figure_id: uuid.UUID) -> Minifigure:
-    figure = session.get(Minifigure, figure_id)
+    figure = catalog.get(session, figure_id)
     if figure is None:
         raise HTTPException(404, f"no minifigure with id {figure_id}")
     return figure
@@ -99,13 +83,13 @@ def get_figure(session: Session, figure_id: uuid.UUID) -> Minifigure:
 
 @router.get("/prices")
 def prices_page(request: Request, q: str = "", session: Session = Depends(db_session)) -> Response:
-    return render(request, "prices.html", q=q, figures=search_minifigures(session, q))
+    return render(request, "prices.html", q=q, figures=catalog.search(session, q))
 
 
 @router.get("/prices/{figure_id}")
 def figure_page(request: Request, figure_id: uuid.UUID, session: Session = Depends(db_session)) -> Response:
     figure = get_figure(session, figure_id)
-    return render(request, "figure.html", figure=figure, series=series_of(snapshots_of(session, figure_id)),
+    return render(request, "figure.html", figure=figure, series=series_of(snapshots.of_figure(session, figure_id)),
                   change_days=CHANGE_DAYS)
 
 
@@ -115,7 +99,7 @@ def snapshots_csv(figure_id: uuid.UUID, session: Session = Depends(db_session)) 
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
     writer.writeheader()
-    for s in snapshots_of(session, figure_id):
+    for s in snapshots.of_figure(session, figure_id):
         writer.writerow(snapshot_row(s))
     name = (figure.bricklink_id or str(figure.id)).replace('"', "")
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
@@ -127,7 +111,7 @@ def minifigures(q: str = "", limit: int = Query(50, ge=1, le=500),
                 session: Session = Depends(db_session)) -> list[dict[str, Any]]:
     """Search minifigures by name, BrickLink or Rebrickable number, or theme."""
     return [{"id": str(f.id), "bricklink_id": f.bricklink_id, "name": f.name, "theme": f.theme, "year": f.year}
-            for f in search_minifigures(session, q, limit)]
+            for f in catalog.search(session, q, limit)]
 
 
 @api.get("/minifigures/{figure_id}/snapshots")
@@ -136,4 +120,4 @@ def minifigure_snapshots(figure_id: uuid.UUID, session: Session = Depends(db_ses
     get_figure(session, figure_id)
     return {"minifigure_id": str(figure_id), "price_kind": "asking", "series": [
         {"condition": s.condition, "currency": s.currency, "change_pct": s.changes,
-         "snapshots": [snapshot_row(x) for x in s.snapshots]} for s in series_of(snapshots_of(session, figure_id))]}
+         "snapshots": [snapshot_row(x) for x in s.snapshots]} for s in series_of(snapshots.of_figure(session, figure_id))]}

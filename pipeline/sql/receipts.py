@@ -1,8 +1,9 @@
-"""Applied-message receipts: a redelivered message finds its receipt and changes nothing more.
+"""The applied_messages table: a redelivered message finds its receipt and changes nothing more.
 
 The receipt is written in the same transaction as the message's writes, first,
 so a second delivery running at the same time waits for the first to commit
-and then sees it.
+and then sees it. Plain SQL on the session's psycopg connection: one of these
+runs for every message a worker handles.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pipeline.models import AppliedMessage
 _CLAIM = ("INSERT INTO applied_messages (message_id, actor, applied_at) VALUES (%s, %s, %s) "
           "ON CONFLICT DO NOTHING RETURNING 1")
 _RESULT = "SELECT result FROM applied_messages WHERE message_id = %s"
+_LOCK = "SELECT result FROM applied_messages WHERE message_id = %s FOR UPDATE"
+_SET_RESULT = "UPDATE applied_messages SET result = %s WHERE message_id = %s"
 
 
 def claim(session: Session, message_id: str | None, actor: str, now: datetime) -> dict[str, Any] | None:
@@ -36,10 +39,6 @@ def claimed_result(session: Session, message_id: str | None) -> dict[str, Any] |
         return None
     row = driver(session).execute(_RESULT, (message_id,)).fetchone()
     return None if row is None else {**(row[0] or {}), "redelivered": True}
-
-
-_LOCK = "SELECT result FROM applied_messages WHERE message_id = %s FOR UPDATE"
-_SET_RESULT = "UPDATE applied_messages SET result = %s WHERE message_id = %s"
 
 
 def held(session: Session, message_id: str, actor: str, now: datetime) -> dict[str, Any]:
