@@ -64,6 +64,6 @@ def arguments_refused(broker: Any, message: Any, exception: BaseException | None
         return False
     try:
         actor = broker.get_actor(message.actor_name)
-    except Exception:  # an unknown actor: Dramatiq's own rules apply
+    except Exception:  # an unknown actor: Dramatiq's own rules apply  # noqa: BLE001
         return False
     return misfit(actor, message.args, message.kwargs) is not None

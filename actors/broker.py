@@ -40,7 +40,7 @@ MAX_AGE_MS = 24 * 3_600_000  # a message older than a day is stale: the schedule
 DEFAULT_TIME_LIMIT_MS = 600_000
 
 
-class ScriptedRedisBackend(RedisBackend):
+class ScriptedRedisBackend(RedisBackend):  # type: ignore[misc]  # dramatiq leaves it unannotated
     """Dramatiq's Redis backend for rate limits and group barriers, with `incr` and `decr` as scripts.
 
     Dramatiq's own run an optimistic transaction (WATCH, GET, MULTI, SET, EXEC): four

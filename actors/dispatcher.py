@@ -18,7 +18,7 @@ def signature(fn: Any) -> inspect.Signature:
     """The function's signature with its annotations evaluated, as its author wrote them."""
     try:
         return inspect.signature(fn, eval_str=True)
-    except Exception:  # an annotation that does not evaluate here: show it as written
+    except Exception:  # an annotation that does not evaluate here: show it as written  # noqa: BLE001
         return inspect.signature(fn)
 
 
@@ -54,7 +54,8 @@ class BrokerDispatcher:
         if problem is not None:
             raise BadArguments(problem)
         options = {"parent_id": parent_id} if parent_id else {}
-        return target.send_with_options(args=tuple(args), kwargs=kwargs, **options).message_id
+        message_id: str = target.send_with_options(args=tuple(args), kwargs=kwargs, **options).message_id
+        return message_id
 
     def mark_cancelled(self, message_id: str) -> None:
         mark_cancelled(self._redis, self.namespace, message_id)

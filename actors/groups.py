@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
 import dramatiq
@@ -84,7 +84,7 @@ def group_barrier(broker: dramatiq.Broker, completion_uuid: str) -> Barrier:
 
 def run_group(group: dramatiq.group) -> dramatiq.group:
     """`group.run()` for plain messages, the members published in one transaction."""
-    broker = group.broker
+    broker = cast(RabbitmqBroker, group.broker)
     children = list(group.children)
     if any(not isinstance(child, Message) for child in children):
         raise TypeError("run_group takes a group of messages (no pipelines or nested groups)")

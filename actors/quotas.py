@@ -69,7 +69,8 @@ class BucketQuota:
 
     def take(self, calls: int = 1, bucket: str | None = None) -> bool:
         """`calls` calls from this bucket (or the one named); False, taking none, if fewer are left."""
-        return self.backend.incr(bucket or self.bucket(), calls, self.limit, self.bucket_ms)
+        taken: bool = self.backend.incr(bucket or self.bucket(), calls, self.limit, self.bucket_ms)
+        return taken
 
     def give_back(self, bucket: str, calls: int) -> None:
         """Return calls taken from `bucket` and not made (nothing, if the bucket is gone)."""

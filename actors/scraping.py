@@ -207,7 +207,7 @@ def search_figures(figures: list[Figure], condition: Condition | None, category_
     refused: dict[str, str] = {}
     stopped: Exception | None = None
     try:
-        for figure, future in zip(figures, futures):
+        for figure, future in zip(figures, futures, strict=True):
             try:
                 found = _outcome(future)
             except PermanentSourceError as exc:
@@ -248,7 +248,9 @@ def fetch_then_aggregate(minifigure_id: str, condition: str | None = None) -> dr
 
     The admin path's "refresh this figure"; `.get_result(block=True)` gives the aggregation's summary.
     """
-    return dramatiq.pipeline([
+    steps = dramatiq.pipeline([
         fetch_prices_for_minifigure.message(minifigure_id, condition),
         aggregate_snapshot_for_minifigure.message_with_options(args=(minifigure_id,), pipe_ignore=True),
-    ]).run()
+    ])
+    running: dramatiq.pipeline = steps.run()
+    return running

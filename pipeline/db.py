@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import Iterator
@@ -108,7 +109,7 @@ def _scripts():  # type: ignore[no-untyped-def]
 
 @functools.cache
 def head_revision() -> str:
-    head = _scripts().get_current_head()
+    head: str | None = _scripts().get_current_head()
     assert head is not None
     return head
 
@@ -124,12 +125,10 @@ def known_revision(revision: str) -> bool:
 
 
 def close_quietly(conn: psycopg.Connection[Any] | None) -> None:
-    """Close a connection that may already be broken; returns None, for `self._conn = close_quietly(...)`."""
+    """Close a connection that may already be broken."""
     if conn is not None:
-        try:
+        with contextlib.suppress(psycopg.Error):
             conn.close()
-        except psycopg.Error:
-            pass
 
 
 def libpq_dsn(sqlalchemy_url: str) -> str:

@@ -26,7 +26,7 @@ from schedules.beat import SWEEP_INTERVAL, Beat, as_utc
 logger = logging.getLogger("schedules")
 
 
-class TickTrigger(BaseTrigger):
+class TickTrigger(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 is unannotated
     """Fires at an entry's ticks as pipeline/cron.py computes them."""
 
     __slots__ = ("entry",)

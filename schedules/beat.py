@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from dramatiq import Broker, Message
 from sqlalchemy.exc import SQLAlchemyError
@@ -91,7 +92,7 @@ class Beat:
         self._lock = threading.RLock()
         self._started = False
 
-    def message_for(self, entry: Entry, scheduled_for: datetime, message_id: str | None = None) -> Message:
+    def message_for(self, entry: Entry, scheduled_for: datetime, message_id: str | None = None) -> Message[Any]:
         """The message for a tick: the same from either runner, and again when a claim is resent."""
         message = self.broker.get_actor(entry.actor).message_with_options(
             kwargs=dict(entry.kwargs), schedule_name=entry.name, scheduled_for=as_utc(scheduled_for).isoformat()
@@ -151,7 +152,7 @@ class Beat:
         )
         return message.message_id if self._send(tick_id, message) else None
 
-    def _send(self, tick_id: int, message: Message) -> bool:
+    def _send(self, tick_id: int, message: Message[Any]) -> bool:
         """Send a claimed tick's message; on failure the claim stays unsent, with the error, for the sweep."""
         try:
             # The row lock is held across the send: no other sweep sends it meanwhile.
@@ -177,7 +178,9 @@ class Beat:
             return True
         try:
             with session_scope() as session:
-                return bool(ticks.unsent_ticks(session, claimed_by=self.claimed_by, stale_before=now - STALE_CLAIM, limit=1))
+                stale_before = now - STALE_CLAIM
+                unsent = ticks.unsent_ticks(session, claimed_by=self.claimed_by, stale_before=stale_before, limit=1)
+                return bool(unsent)
         except SQLAlchemyError:
             return True
 
@@ -204,7 +207,8 @@ class Beat:
         for tick in pending:
             entry = self.table.get(tick.schedule_name)
             if entry is None or tick.message_id is None:
-                logger.error("tick %d of %r is unsent and its entry is gone from the table", tick.id, tick.schedule_name)
+                logger.error("tick %d of %r is unsent and its entry is gone from the table",
+                             tick.id, tick.schedule_name)
                 continue
             logger.info("%s: sending unsent tick %s as %s", entry.name, tick.scheduled_for.isoformat(), tick.message_id)
             self._send(tick.id, self.message_for(entry, tick.scheduled_for, tick.message_id))

@@ -33,11 +33,11 @@ def proxy_name(entry: Entry) -> str:
     return f"schedule:{entry.name}"
 
 
-class ProxyActor(dramatiq.Actor):
+class ProxyActor(dramatiq.Actor[Any, None]):
     """An actor that periodiq 'sends' by calling it in place, with the wake-up time."""
 
     def send_with_options(  # type: ignore[override]
-        self, *, args: tuple = (), kwargs: dict[str, Any] | None = None, delay: Any = None, **options: Any
+        self, *, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, delay: Any = None, **options: Any
     ) -> None:
         try:
             self(str(options.get("scheduled_at") or pendulum.now("UTC")))
@@ -82,20 +82,22 @@ class SweepSpec:
         return f"every {format_duration(self.interval)}"
 
 
-def register_proxies(beat: Beat, broker: Broker, sweep_interval: timedelta = SWEEP_INTERVAL) -> list[dramatiq.Actor]:
+def register_proxies(beat: Beat, broker: Broker,
+                     sweep_interval: timedelta = SWEEP_INTERVAL) -> list[dramatiq.Actor[Any, Any]]:
     """Declare the proxies on `broker` (with PeriodiqMiddleware, so the `periodic` option is accepted)."""
     if not any(isinstance(m, PeriodiqMiddleware) for m in broker.middleware):
         broker.add_middleware(PeriodiqMiddleware())
     proxies = [
         dramatiq.actor(
-            _checker(beat, entry), actor_class=ProxyActor, actor_name=proxy_name(entry), broker=broker,
+            actor_class=ProxyActor, actor_name=proxy_name(entry), broker=broker,
             queue_name=broker.get_actor(entry.actor).queue_name, periodic=EntrySpec(beat, entry),
-        )
+        )(_checker(beat, entry))
         for entry in beat.table.enabled
     ]
     spec = SweepSpec(beat, sweep_interval)
     proxies.append(
-        dramatiq.actor(_sweeper(beat, spec), actor_class=ProxyActor, actor_name=SWEEP_ACTOR, broker=broker, periodic=spec)
+        dramatiq.actor(actor_class=ProxyActor, actor_name=SWEEP_ACTOR, broker=broker,
+                       periodic=spec)(_sweeper(beat, spec))
     )
     return proxies
 

@@ -72,7 +72,7 @@ class Cancellation(Middleware):
                 time.sleep(1.0)
                 continue
             # The ids first, then the stamp that vouches for them (see `_is_cancelled`).
-            self._cancelled.update([i.decode() for i in ids])
+            self._cancelled.update([i.decode() if isinstance(i, bytes) else str(i) for i in ids])
             self._since, self._fresh_at = started, time.monotonic()
             time.sleep(REFRESH_S)
 

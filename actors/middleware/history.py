@@ -167,7 +167,8 @@ class RunHistory(Middleware):
         duration_ms = int((time.monotonic() - started[2]) * 1000) if started else None
         common = {"worker": worker_id(), "duration_ms": duration_ms, "retries": message.options.get("retries", 0)}
         if exception is None:
-            event = RunEvent(message.message_id, "succeeded", "succeeded", result=small_result(redact(result)), **common)
+            event = RunEvent(message.message_id, "succeeded", "succeeded", result=small_result(redact(result)),
+                             **common)
         else:
             tb = redact_text("".join(traceback.format_exception(exception)))[-20_000:]
             error = describe_error(exception)

@@ -53,5 +53,5 @@ class PolicyRetries(Retries):
             logger.info("deferring message %s by %d ms: %s", message.message_id, delay_ms, exception)
             broker.enqueue(message, delay=delay_ms)
             return
-        super().after_process_message(broker, message, result=result, exception=exception)
+        super().after_process_message(broker, message, result=result, exception=exception)  # type: ignore[no-untyped-call]
 

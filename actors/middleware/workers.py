@@ -163,4 +163,5 @@ class Heartbeats(Middleware):
             self._close()
 
     def _close(self) -> None:
-        self._conn = close_quietly(self._conn)
+        close_quietly(self._conn)
+        self._conn = None

@@ -86,7 +86,8 @@ class RunEvent:
         # json's lines (and those of earlier versions) are read by json: orjson would
         # read their NaN as an error and an integer beyond 64 bits as a float.
         raw = None
-        if not line.startswith(_JSON_LEAD.encode() if isinstance(line, bytes) else _JSON_LEAD):
+        json_lead = line.startswith(_JSON_LEAD.encode()) if isinstance(line, bytes) else line.startswith(_JSON_LEAD)
+        if not json_lead:
             with contextlib.suppress(orjson.JSONDecodeError):  # not UTF-8: json reads what replacing leaves
                 raw = orjson.loads(line)
         if raw is None:

@@ -107,6 +107,7 @@ class Journal:
             line = slim.to_line()
         if self._map is None or self._offset + len(line) + self._room > self.size:
             self._rotate()
+        assert self._map is not None  # _rotate maps a file
         end = self._offset + len(line)
         self._map[self._offset:end] = line
         self._map[end] = 0
@@ -118,7 +119,7 @@ class Journal:
             if self.tail:
                 self._map[self._offset:self._offset + len(self.END)] = self.END
             self._map.close()
-            if not self.tail:
+            if not self.tail and self._path is not None:
                 self._retired.append((self._path, self._last))
         self.directory.mkdir(parents=True, exist_ok=True)
         self._path = self.directory / f"{self.prefix}{os.getpid()}-{time.time_ns()}.jsonl"

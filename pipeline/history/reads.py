@@ -157,7 +157,8 @@ def format_life(life: RunLife) -> str:
         lines.append(f"duration {d['duration_ms']} ms")
     if d["scheduled_for"]:
         late = d["late_by_ms"]
-        lines.append(f"schedule {d['schedule_name']} tick {d['scheduled_for']}" + (f", started {late} ms late" if late is not None else ""))
+        started = f", started {late} ms late" if late is not None else ""
+        lines.append(f"schedule {d['schedule_name']} tick {d['scheduled_for']}{started}")
     if d["progress"]:
         lines.append(f"progress {d['progress']['done']}/{d['progress']['total']}")
     if d["result"] is not None:

@@ -244,7 +244,8 @@ class HistoryTail:
                         next_recovery = now + JOURNAL_SCAN_S
                     moved = self.step()
                 except (psycopg.Error, OSError) as exc:
-                    self._conn = close_quietly(self._conn)
+                    close_quietly(self._conn)
+                    self._conn = None
                     self._doubt = True
                     if failing_since is None:
                         failing_since = now
@@ -270,7 +271,8 @@ class HistoryTail:
             for file in list(self._files.values()):
                 os.close(file.fd)
             self._files.clear()
-            self._conn = close_quietly(self._conn)
+            close_quietly(self._conn)
+            self._conn = None
             self._release(lock)
 
 

@@ -107,7 +107,7 @@ class HistoryWriter:
         from pipeline.history.sidecar import serve, sidecar_running
 
         while not self._watching.wait(SIDECAR_WATCH_S):
-            if self._tail is None:
+            if self._tail is None or self.spool_dir is None:
                 return
             if time.monotonic() - self._handed_at < SIDECAR_START_S or sidecar_running(self.spool_dir, self.key):
                 continue
@@ -119,7 +119,7 @@ class HistoryWriter:
 
     def state(self) -> dict[str, Any]:
         """How this process's history gets written, for the health check: `ok` if it does."""
-        if self._tail is not None:
+        if self._tail is not None and self.spool_dir is not None:
             from pipeline.history.sidecar import sidecar_running
 
             running = sidecar_running(self.spool_dir, self.key)
@@ -249,7 +249,8 @@ class HistoryWriter:
             write_batch(self._connection(), events, self.spool_dir, self.key)
 
     def _close_conn(self) -> None:
-        self._conn = close_quietly(self._conn)
+        close_quietly(self._conn)
+        self._conn = None
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every recorded event is written; False if time ran out."""

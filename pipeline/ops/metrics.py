@@ -36,7 +36,7 @@ class StonksCollector(Collector):
         consumers = GaugeMetricFamily("stonks_queue_consumers", "Consumers per queue", labels=["queue"])
         try:
             overview = rabbit.queue_overview(self.settings, QUEUES)
-        except Exception as exc:  # a scrape reports what it can
+        except Exception as exc:  # a scrape reports what it can  # noqa: BLE001
             logger.warning("queue metrics unavailable: %s", exc)
             return
         for q in overview.queues:
@@ -55,7 +55,7 @@ class StonksCollector(Collector):
             with db.get_engine(self.settings.database_url).connect() as conn:
                 figures, stale, latest = snapshots.freshness(conn, now.date() - timedelta(days=1))
                 runs = counts_by_actor(conn, now - timedelta(days=1))
-        except Exception as exc:  # a scrape reports what it can
+        except Exception as exc:  # a scrape reports what it can  # noqa: BLE001
             logger.warning("database metrics unavailable: %s", exc)
             return
         yield GaugeMetricFamily("stonks_minifigures", "Figures in the catalog", value=figures)

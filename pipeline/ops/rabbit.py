@@ -54,7 +54,8 @@ def canonical(queue: str) -> str:
 
 
 def vhost_of(broker_url: str) -> str:
-    return pika.URLParameters(broker_url).virtual_host
+    vhost: str = pika.URLParameters(broker_url).virtual_host
+    return vhost
 
 
 @dataclass
@@ -84,7 +85,8 @@ class QueueOverview:
 
 def _management(settings: Settings) -> tuple[str, tuple[str, str] | None]:
     url = urllib.parse.urlsplit(settings.rabbitmq_management_url)
-    auth = (urllib.parse.unquote(url.username or ""), urllib.parse.unquote(url.password or "")) if url.username else None
+    unquote = urllib.parse.unquote
+    auth = (unquote(url.username or ""), unquote(url.password or "")) if url.username else None
     netloc = url.hostname + (f":{url.port}" if url.port else "") if url.hostname else url.netloc
     return urllib.parse.urlunsplit((url.scheme, netloc, url.path.rstrip("/"), "", "")), auth
 
@@ -200,7 +202,8 @@ def purge(settings: Settings, name: str) -> int:
     """Drop every ready message of the named queue (e.g. `default`, `default.DQ`, `default.XQ`)."""
     declare_passive(settings, name)
     with channel(settings) as ch:
-        return ch.queue_purge(queue=name).method.message_count
+        purged: int = ch.queue_purge(queue=name).method.message_count
+        return purged
 
 
 @dataclass
@@ -329,7 +332,8 @@ def requeue_dead_letters(
     return done
 
 
-def delete_dead_letter(settings: Settings, queue: str, message_id: str, journal: RecordEvents, by: str = "dashboard") -> None:
+def delete_dead_letter(settings: Settings, queue: str, message_id: str, journal: RecordEvents,
+                       by: str = "dashboard") -> None:
     xq = f"{canonical(queue)}.XQ"
     declare_passive(settings, xq)
     with channel(settings) as ch:

@@ -64,8 +64,9 @@ _MACROS = {
     "@weekly": "0 0 * * 0", "@daily": "0 0 * * *", "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
-_MONTHS = {n: i for i, n in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
-_WEEKDAYS = {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())}
+_MONTHS = {n: i for i, n in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov",
+                                       "dec"), 1)}
+_WEEKDAYS = {n: i for i, n in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 _NO_NAMES: Mapping[str, int] = {}
 _FIELDS = (
     ("minute", 0, 59, _NO_NAMES), ("hour", 0, 23, _NO_NAMES),
@@ -104,7 +105,7 @@ class CronExpr:
         if len(parts) != 5:
             raise CronError(f"expected 5 fields (minute hour day-of-month month day-of-week), "
                             f"got {len(parts)} in {text!r}")
-        minutes, hours, doms, months, dows = (_parse_field(p, *f) for p, f in zip(parts, _FIELDS))
+        minutes, hours, doms, months, dows = (_parse_field(p, *f) for p, f in zip(parts, _FIELDS, strict=True))
         dom_restricted, dow_restricted = not parts[2].startswith("*"), not parts[4].startswith("*")
         either_day = dom_restricted and dow_restricted
         if not either_day and not any(d <= _LONGEST_MONTH[m - 1] for m in months for d in doms):

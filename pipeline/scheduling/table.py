@@ -189,7 +189,8 @@ def parse_entry(raw: Any) -> Entry:
     enabled = raw.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ScheduleError(f"enabled must be true or false, got {enabled!r}")
-    return Entry(name, cron, zone, actor, _parse_kwargs(raw.get("kwargs")), parse_catch_up(raw.get("catch_up")), enabled)
+    kwargs, catch_up = _parse_kwargs(raw.get("kwargs")), parse_catch_up(raw.get("catch_up"))
+    return Entry(name, cron, zone, actor, kwargs, catch_up, enabled)
 
 
 def _parse_kwargs(raw: Any) -> dict[str, Any]:
@@ -199,7 +200,8 @@ def _parse_kwargs(raw: Any) -> dict[str, Any]:
         raise ScheduleError(f"kwargs must be a mapping of argument names to values, got {raw!r}")
     try:
         # Messages carry JSON: a YAML date or set would not survive the trip.
-        return json.loads(json.dumps(raw))
+        carried: dict[str, Any] = json.loads(json.dumps(raw))
+        return carried
     except (TypeError, ValueError) as exc:
         raise ScheduleError(f"kwargs must be JSON values (quote dates as strings): {exc}") from None
 
@@ -211,7 +213,8 @@ def parse_catch_up(raw: Any) -> CatchUp:
         raise ScheduleError(f"catch_up {raw!r} must be `skip` or {{policy: latest, grace: 6h}}")
     policy, grace = raw.get("policy"), raw.get("grace")
     if set(raw) - {"policy", "grace"} or policy not in POLICIES:
-        raise ScheduleError(f"catch_up {raw!r}: policy must be one of {', '.join(POLICIES)}, with only a grace beside it")
+        raise ScheduleError(f"catch_up {raw!r}: policy must be one of {', '.join(POLICIES)}, "
+                            "with only a grace beside it")
     if policy == "skip":
         if grace is not None:
             raise ScheduleError("catch_up: a grace window only applies to policy latest")
@@ -253,7 +256,8 @@ def check_actors(table: ScheduleTable, signatures: Mapping[str, inspect.Signatur
     for entry in table.entries:
         signature = signatures.get(entry.actor)
         if signature is None:
-            problems.append(f"entry {entry.name!r}: unknown actor {entry.actor!r}; registered actors: {', '.join(sorted(signatures))}")
+            problems.append(f"entry {entry.name!r}: unknown actor {entry.actor!r}; "
+                            f"registered actors: {', '.join(sorted(signatures))}")
             continue
         try:
             signature.bind(**entry.kwargs)

@@ -34,7 +34,11 @@ def schedule_overview(session: Session, table: ScheduleTable, now: datetime) -> 
     tick yet), `disabled`.
     """
     last = last_ticks(session, [e.name for e in table.entries])
-    return [_overview(entry, *last.get(entry.name, (None, None)), now) for entry in table.entries]
+    overview = []
+    for entry in table.entries:
+        tick, run = last.get(entry.name, (None, None))
+        overview.append(_overview(entry, tick, run, now))
+    return overview
 
 
 def _overview(entry: Entry, tick: ScheduleTick | None, run: Run | None, now: datetime) -> dict[str, Any]:

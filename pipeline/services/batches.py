@@ -71,7 +71,7 @@ def load(session: Session, batch_id: str) -> BatchState | None:
     if row is None:
         return None
     kind, day, total, sent, finished, result, members = row
-    return BatchState(batch_id, kind, day, total, sent, finished, {key: mid for key, mid in members}, result)
+    return BatchState(batch_id, kind, day, total, sent, finished, dict(members), result)
 
 
 def mark_sent(session: Session, batch_id: str, now: datetime) -> None:

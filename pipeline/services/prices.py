@@ -67,8 +67,8 @@ def find_figure(session: Session, number: str) -> Figure:
         return Figure(*exact)
     wanted = parse_figure_number(number)
     candidates = [] if wanted is None or wanted.variant else catalog.figures_of_family(session, wanted.family)
-    variants = [row for row in candidates
-                if (parsed := parse_figure_number(row[1])) is not None and parsed.matches(wanted)]
+    variants = [row for row in candidates if wanted is not None
+                and (parsed := parse_figure_number(row[1])) is not None and parsed.matches(wanted)]
     if len(variants) == 1:
         return Figure(*variants[0])
     if variants:

@@ -134,4 +134,5 @@ def search(session: Session, text: str, limit: int = 50) -> list[Minifigure]:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(or_(Minifigure.name.ilike(pattern), Minifigure.bricklink_id.ilike(pattern),
                                 Minifigure.rebrickable_id.ilike(pattern), Minifigure.theme.ilike(pattern)))
-    return list(session.scalars(query.order_by(Minifigure.theme, Minifigure.bricklink_id, Minifigure.name).limit(limit)))
+    query = query.order_by(Minifigure.theme, Minifigure.bricklink_id, Minifigure.name).limit(limit)
+    return list(session.scalars(query))

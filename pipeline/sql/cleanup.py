@@ -7,11 +7,13 @@ from datetime import date, datetime
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from pipeline.sql import rowcount
+
 
 def mark_days_deleted(session: Session, cutoff: date, now: datetime) -> int:
     """Mark every day before `cutoff` as losing its listings; the number newly marked."""
     sql = "UPDATE snapshot_days SET listings_deleted_at = :now WHERE day < :cutoff AND listings_deleted_at IS NULL"
-    return session.execute(text(sql), {"now": now, "cutoff": cutoff}).rowcount or 0
+    return rowcount(session.execute(text(sql), {"now": now, "cutoff": cutoff}))
 
 
 def id_range(session: Session, cutoff: date) -> tuple[int | None, int | None]:
@@ -22,4 +24,4 @@ def id_range(session: Session, cutoff: date) -> tuple[int | None, int | None]:
 
 def delete_range(session: Session, cutoff: date, start: int, stop: int) -> int:
     sql = "DELETE FROM price_observations WHERE id >= :start AND id < :stop AND observed_on < :cutoff"
-    return session.execute(text(sql), {"start": start, "stop": stop, "cutoff": cutoff}).rowcount or 0
+    return rowcount(session.execute(text(sql), {"start": start, "stop": stop, "cutoff": cutoff}))

@@ -51,7 +51,7 @@ _STAGE_TYPE_LIST = [_STAGE_TYPES.get(c, "text") for c in COLUMNS]
 # upsert moves it: COPY's speed, ON CONFLICT's idempotence. Three round trips a page.
 _STAGE = f"""
 CREATE TEMP TABLE IF NOT EXISTS observation_stage
-    ({", ".join(f"{c} {t}" for c, t in zip(COLUMNS, _STAGE_TYPE_LIST))}) ON COMMIT DELETE ROWS;
+    ({", ".join(f"{c} {t}" for c, t in zip(COLUMNS, _STAGE_TYPE_LIST, strict=True))}) ON COMMIT DELETE ROWS;
 TRUNCATE observation_stage
 """
 _COPY = f"COPY observation_stage ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
@@ -110,7 +110,9 @@ def upsert_observations(session: Session, rows: list[ObservationRow]) -> Upserte
             copy.set_types(_STAGE_TYPE_LIST)
             for row in rows:
                 copy.write_row(_VALUES(row))
-        inserted, total = cur.execute(_UPSERT).fetchone()
+        counted = cur.execute(_UPSERT).fetchone()
+        assert counted is not None  # an aggregate query has a row
+        inserted, total = counted
     return Upserted(inserted, total - inserted)
 
 

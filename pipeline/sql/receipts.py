@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.db import driver
 from pipeline.models import AppliedMessage
+from pipeline.sql import rowcount
 
 _CLAIM = ("INSERT INTO applied_messages (message_id, actor, applied_at) VALUES (%s, %s, %s) "
           "ON CONFLICT DO NOTHING RETURNING 1")
@@ -46,7 +47,9 @@ def held(session: Session, message_id: str, actor: str, now: datetime) -> dict[s
     deliveries recorded in it ({} at first). A concurrent delivery waits here for this one to commit."""
     driver(session).execute(_CLAIM, (message_id, actor, now))
     row = driver(session).execute(_LOCK, (message_id,)).fetchone()
-    return row[0] or {}
+    assert row is not None  # made above, or by a delivery whose transaction committed
+    held: dict[str, Any] = row[0] or {}
+    return held
 
 
 def record(session: Session, message_id: str, result: dict[str, Any]) -> None:
@@ -55,4 +58,4 @@ def record(session: Session, message_id: str, result: dict[str, Any]) -> None:
 
 def forget_before(session: Session, before: datetime) -> int:
     """Drop receipts older than any redelivery can be (messages expire after a day)."""
-    return session.execute(delete(AppliedMessage).where(AppliedMessage.applied_at < before)).rowcount or 0
+    return rowcount(session.execute(delete(AppliedMessage).where(AppliedMessage.applied_at < before)))

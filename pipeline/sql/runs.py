@@ -231,7 +231,7 @@ def search(session: Session, *, actor: str | None = None, status: str | None = N
         query = query.where(Run.status_at <= until)
     if message_id:
         query = query.where(Run.message_id.startswith(message_id, autoescape=True))
-    return list(session.scalars(query.order_by(Run.status_at.desc()).limit(limit).offset(offset)).all())
+    return list(session.scalars(query.order_by(Run.status_at.desc()).limit(limit).offset(offset)))
 
 
 def by_ids(session: Session, message_ids: list[str]) -> dict[str, Run]:
@@ -249,8 +249,8 @@ def children(session: Session, message_id: str) -> list[Run]:
 
 
 def status_counts(session: Session, since: datetime) -> dict[str, int]:
-    rows = session.execute(select(Run.status, func.count()).where(Run.status_at >= since).group_by(Run.status)).all()
-    return {status: count for status, count in rows}
+    rows = session.execute(select(Run.status, func.count()).where(Run.status_at >= since).group_by(Run.status))
+    return dict(rows.tuples().all())
 
 
 def counts_by_actor(conn: Connection, since: datetime) -> list[tuple[str | None, str, int]]:

@@ -67,7 +67,7 @@ class AggregateSnapshots(BaseModel):
         return None if value is None else parse_past_day(value.isoformat(), "target_date", today, today)
 
 
-class SendMessage(BaseModel):
+class SendMessage(BaseModel):  # type: ignore[no-redef]  # the pydantic plugin: a field named kwargs
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -168,7 +168,7 @@ def retry_task(message_id: uuid.UUID, ctx: Ctx = Depends(context),
     """Send a failed run again with its original arguments (a new message linked to the old one)."""
     life = get_run(session, str(message_id))
     new_id = actions.retry_run(session, ctx.dispatcher, ctx.journal, str(message_id), by="api")
-    return accepted(life.run.actor if life else "?", new_id)
+    return accepted(life.run.actor or "?" if life else "?", new_id)
 
 
 @router.get("/runs", tags=["tasks"])

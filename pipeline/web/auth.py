@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from pipeline.settings import Settings
+from pipeline.web.deps import template
 
 COOKIE = "stonks_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -89,12 +90,14 @@ def refuse(request: Request, status: int, message: str) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if wants_json(request):
         return JSONResponse({"detail": message}, status_code=status, headers=headers)
-    templates = request.app.state.templates
-    return templates.TemplateResponse(request, "error.html", {"status": status, "message": message},
+    return template(request, "error.html", {"status": status, "message": message},
                                       status_code=status, headers=headers)
 
 
-def make_guard(settings: Settings) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def make_guard(settings: Settings) -> Callable[[Request, Handler], Awaitable[Response]]:
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         path = request.url.path
         if path == "/login" or path.startswith("/static/"):
@@ -114,7 +117,8 @@ def make_guard(settings: Settings) -> Callable[[Request, Callable[[Request], Awa
                                             "<DASHBOARD_TOKEN>', or log in at /login")
             return RedirectResponse(f"/login?next={urllib.parse.quote(str(request.url.path))}", status_code=303)
         if changing and not by_bearer and not same_origin(request):
-            return refuse(request, 403, "refused: a cookie-authenticated change must come from the dashboard's own pages")
+            return refuse(request, 403,
+                          "refused: a cookie-authenticated change must come from the dashboard's own pages")
         request.state.authenticated = True
         return await call_next(request)
 
@@ -126,8 +130,8 @@ def safe_next(value: str | None) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> Response:  # noqa: A002
-    return request.app.state.templates.TemplateResponse(
+def login_form(request: Request, next: str = "/") -> Response:
+    return template(
         request, "login.html", {"next": safe_next(next), "error": None})
 
 
@@ -148,7 +152,7 @@ async def login(request: Request) -> Response:
     else:
         await asyncio.sleep(0.5)  # slows guessing down
         error = "That is not the dashboard token."
-    return request.app.state.templates.TemplateResponse(
+    return template(
         request, "login.html", {"next": target, "error": error}, status_code=401)
 
 

@@ -74,13 +74,14 @@ def price_chart(points: list[ChartPoint], title: str, currency: str) -> str:
     def y(value: float) -> float:
         return TOP + (1 - (value - y_low) / (y_high - y_low)) * plot_h
 
-    out = [f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{label}" '
-           f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11">',
+    out = [(f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" aria-label="{label}" '
+            f'xmlns="http://www.w3.org/2000/svg" font-family="system-ui, sans-serif" font-size="11">'),
            f"<title>{label}</title>",
            f'<text x="{LEFT}" y="16" font-size="13" font-weight="600" fill="#222">{label}</text>']
     for tick in ticks:
         ty = y(tick)
-        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#e5e5e5"/>')
+        out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty:.1f}" y2="{ty:.1f}" '
+                   'stroke="#e5e5e5"/>')
         out.append(f'<text x="{LEFT - 6}" y="{ty + 4:.1f}" text-anchor="end" fill="#555">{tick:,.2f}</text>')
     out.append(f'<text x="12" y="{TOP + plot_h / 2:.0f}" transform="rotate(-90 12 {TOP + plot_h / 2:.0f})" '
                f'text-anchor="middle" fill="#555">{escape(currency)}</text>')

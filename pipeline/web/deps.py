@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import Request
+from fastapi.responses import Response
+from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 
 from pipeline.db import session_scope
-from pipeline.ops.actions import RecordEvents
+from pipeline.history.store import RecordEvents
 from pipeline.ops.dispatch import Dispatcher
 from pipeline.settings import Settings
 
@@ -23,7 +26,8 @@ class Ctx:
 
 
 def context(request: Request) -> Ctx:
-    return request.app.state.ctx
+    ctx: Ctx = request.app.state.ctx
+    return ctx
 
 
 def db_session(request: Request) -> Iterator[Session]:
@@ -33,3 +37,9 @@ def db_session(request: Request) -> Iterator[Session]:
 
 def now_utc() -> datetime:
     return datetime.now(UTC)
+
+
+def template(request: Request, name: str, data: dict[str, Any], **options: Any) -> Response:
+    """The page `name` rendered with `data` by the app's templates."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, data, **options)

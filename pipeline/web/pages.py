@@ -17,6 +17,7 @@ from pipeline.history.reads import get_run
 from pipeline.ops import actions, rabbit, workers
 from pipeline.scheduling.ticks import schedule_view
 from pipeline.sql import runs
+from pipeline.web import deps
 from pipeline.web.deps import Ctx, context, db_session, now_utc
 from pipeline.web.forms import parse_when, read_form
 
@@ -28,7 +29,7 @@ PAGE = 50
 def render(request: Request, template: str, **data: Any) -> Response:
     data.setdefault("flash", request.query_params.get("flash"))
     data["authenticated"] = getattr(request.state, "authenticated", False)
-    return request.app.state.templates.TemplateResponse(request, template, data)
+    return deps.template(request, template, data)
 
 
 def back(path: str, flash: str) -> Response:
@@ -49,7 +50,7 @@ def overview(request: Request, ctx: Ctx = Depends(context), session: Session = D
     now = now_utc()
     try:
         queues = rabbit.queue_overview(ctx.settings, ctx.dispatcher.queues())
-    except Exception as exc:  # the overview still shows history when RabbitMQ is away
+    except Exception as exc:  # the overview still shows history when RabbitMQ is away  # noqa: BLE001
         queues = rabbit.QueueOverview([], "none", f"RabbitMQ is unreachable: {type(exc).__name__}: {exc}")
     return render(
         request, "overview.html", queues=queues, workers=workers.list_workers(session, now),
@@ -147,7 +148,7 @@ def cancel_page(message_id: str, ctx: Ctx = Depends(context), session: Session =
 
 
 @router.get("/workers")
-def workers_page(request: Request, all: bool = False, session: Session = Depends(db_session)) -> Response:  # noqa: A002
+def workers_page(request: Request, all: bool = False, session: Session = Depends(db_session)) -> Response:
     return render(request, "workers.html", workers=workers.list_workers(session, now_utc(), include_old=all),
                   gone_after=workers.GONE_AFTER_S, show_all=all)
 

@@ -39,7 +39,7 @@ def change_pct(snapshots: list[PriceSnapshot], days: int) -> float | None:
         return None
     latest = priced[-1]
     older = [s for s in priced if s.snapshot_date <= latest.snapshot_date - timedelta(days=days)]
-    if not older or not older[-1].median_price:
+    if not older or not older[-1].median_price or latest.median_price is None:
         return None
     return round((float(latest.median_price) / float(older[-1].median_price) - 1) * 100, 1)
 
@@ -120,4 +120,5 @@ def minifigure_snapshots(figure_id: uuid.UUID, session: Session = Depends(db_ses
     get_figure(session, figure_id)
     return {"minifigure_id": str(figure_id), "price_kind": "asking", "series": [
         {"condition": s.condition, "currency": s.currency, "change_pct": s.changes,
-         "snapshots": [snapshot_row(x) for x in s.snapshots]} for s in series_of(snapshots.of_figure(session, figure_id))]}
+         "snapshots": [snapshot_row(x) for x in s.snapshots]}
+        for s in series_of(snapshots.of_figure(session, figure_id))]}
