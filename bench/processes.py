@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 import subprocess
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 
 import pika
@@ -63,8 +63,11 @@ class Processes:
 
     def start(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
         with open(self.log_dir / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1], env=self.env, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+            proc = subprocess.Popen(
+                cmd, cwd=Path(__file__).resolve().parents[1], env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509  (the child only calls prctl, via ctypes)
+            )
         self.running[name] = proc
         return proc
 
@@ -78,10 +81,8 @@ class Processes:
     def stop(self, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
         """SIGTERM to the process group (SIGKILL after `timeout`), then whatever outlived the leader."""
         stop_worker(proc, timeout=timeout)
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.running = {name: p for name, p in self.running.items() if p is not proc}
 
     def stop_all(self) -> None:

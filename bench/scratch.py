@@ -9,6 +9,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 SEARCH_PATH = "/ebay/buy/browse/v1/item_summary/search"
 SNAPSHOTS_CHANNEL = "bench_snapshots"
-PIPELINE_TABLES = "price_observations, price_snapshots, snapshot_days, batches, batch_members, applied_messages, " \
-                  "runs, run_events, workers"
+PIPELINE_TABLES = ("price_observations, price_snapshots, snapshot_days, batches, batch_members, applied_messages, "
+                   "runs, run_events, workers")
 LISTINGS = "SELECT listing_id, minifigure_id, price, currency, condition, excluded_reason FROM price_observations"
 SNAPSHOTS = ("SELECT minifigure_id, condition, currency, n, min_price, max_price, mean_price, median_price, p25_price, "
              "p75_price, excluded::text, excluded_total, thin FROM price_snapshots")
@@ -169,20 +170,16 @@ def remove(run: Run) -> None:
     """Stop every process the run started, then drop what it made; safe after a failure at any point."""
     run.processes.stop_all()
     actors, celery = sys.modules.get("actors"), sys.modules.get("bench.celery_app")
-    try:
+    with suppress(Exception):  # a connection already gone: nothing to close
         if actors is not None:
             actors.stack.writer.close(timeout=5)  # this process's run history, before the database goes
             actors.broker.close()
         if celery is not None:
             celery.app.close()
-    except Exception:  # noqa: BLE001  (a connection already gone: nothing to close)
-        pass
     if "pipeline.db" in sys.modules:
         sys.modules["pipeline.db"].get_engine().dispose()
-    try:
+    with suppress(psycopg.Error):
         run.note_redis_keys()
-    except psycopg.Error:
-        pass
     client = redis.Redis.from_url(REDIS_URL)
     for key in run.redis_keys:
         client.delete(key)

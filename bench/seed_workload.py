@@ -83,7 +83,8 @@ def sync_catalog(run: Run) -> list[Figure]:
     with session_scope() as session:
         catalog.store(session, found, datetime.now(UTC))
     with session_scope() as session:
-        figures = [prices.load_figure(session, i) for i in session.scalars(select(Minifigure.id).order_by(Minifigure.id))]
+        ids = session.scalars(select(Minifigure.id).order_by(Minifigure.id))
+        figures = [prices.load_figure(session, i) for i in ids]
     client = make_ebay_client(settings)
     client.search(prices.browse_query(figures[0], None, settings.ebay_category_id))
     client.close()
@@ -130,10 +131,10 @@ def run_celery(run: Run, pool: str) -> Outcome:
     base = [sys.executable, "-m", "celery", "-A", "bench.celery_app", "-b", run.env["BENCH_CELERY_BROKER_URL"],
             "worker", "-Q", "scraping,processing", "-l", "WARNING"]  # -b: the CLI would read BROKER_URL, Dramatiq's
     if pool == "prefork":
-        label, nodes = "Celery: prefork pool, 16 processes", [base + ["-P", "prefork", "-c", "16", "-n", "prefork@%h"]]
+        label, nodes = "Celery: prefork pool, 16 processes", [[*base, "-P", "prefork", "-c", "16", "-n", "prefork@%h"]]
     else:
         label = "Celery: threads pool, 2 workers x 8 threads"
-        nodes = [base + ["-P", "threads", "-c", "8", "-n", f"threads{i}@%h"] for i in (1, 2)]
+        nodes = [[*base, "-P", "threads", "-c", "8", "-n", f"threads{i}@%h"] for i in (1, 2)]
     workers = [run.processes.start(f"celery-{pool}-{i}", cmd) for i, cmd in enumerate(nodes)]
     try:
         wait_consuming(run, run.env["BENCH_CELERY_BROKER_URL"], len(nodes))
@@ -181,7 +182,7 @@ def compared(o: Outcome, first: Outcome) -> str:
     facts = {(listing, *rest) for listing, _, *rest in o.listings}
     if facts != {(listing, *rest) for listing, _, *rest in first.listings}:
         return f"OTHER LISTINGS: {len(o.listings ^ first.listings)} rows differ"
-    figure = dict((listing, fig) for listing, fig, *_ in first.listings)
+    figure = {listing: fig for listing, fig, *_ in first.listings}
     moved = sum(fig != figure[listing] for listing, fig, *_ in o.listings)
     return f"same listings, {moved} on another figure, {len(o.snapshots - first.snapshots)} snapshots differ"
 
@@ -206,7 +207,8 @@ def report(run: Run, catalog: str, outcomes: list[Outcome]) -> None:
     for kind, target in (("Celery: prefork", 2), ("Celery: threads", 2), ("plain client", 0.5)):
         others = [o.clocked.seconds for o in outcomes if o.label.startswith(kind)]
         if others:
-            print(f"  system / {kind + ':':17} {min(others) / best:5.2f}x the rate, best run of each (target >= {target}x)")
+            print(f"  system / {kind + ':':17} {min(others) / best:5.2f}x the rate, best run of each "
+                  f"(target >= {target}x)")
 
 
 def _interrupt(signum: int, frame: Any) -> None:

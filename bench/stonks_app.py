@@ -1,5 +1,7 @@
 """The system's full middleware stack (run history on) with the same no-op actor."""
 
+import os as _os
+
 import dramatiq
 
 import actors
@@ -11,7 +13,6 @@ broker = actors.broker
 def noop(i: int) -> None:
     return None
 
-import os as _os
 
 for _name in filter(None, _os.environ.get("BENCH_DROP", "").split(",")):
     broker.middleware[:] = [m for m in broker.middleware if type(m).__name__ != _name]

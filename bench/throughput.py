@@ -117,7 +117,8 @@ def memory_run(env: dict[str, str], vhost: str, n: int) -> list[tuple[int, int]]
     """RSS of the worker process as messages go through (samples of processed, MB)."""
     fill("bench.stonks_app", env, n)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "bench.stonks_app", "--processes", "1", "--threads", "8", "--queues", "bench"],
+        [sys.executable, "-m", "dramatiq", "bench.stonks_app",
+         "--processes", "1", "--threads", "8", "--queues", "bench"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     import pika
@@ -191,7 +192,7 @@ def main() -> None:
                 plains.append(run_plain(env, run_id, n))
         key = "history_rate" if history else "rate"
         plain, stonks = max(plains, key=lambda f: f["rate"]), max(stonkses, key=lambda f: f[key])
-        paired = sorted(s[key] / p["rate"] for p, s in zip(plains, stonkses))
+        paired = sorted(s[key] / p["rate"] for p, s in zip(plains, stonkses, strict=True))
         print(f"messages: {n}, worker: 1 process x 8 threads, no-op actor, best of {args.rounds} runs each")
         print("plain Dramatiq, every run (msg/s):   " + ", ".join(f"{f['rate']:.0f}" for f in plains))
         print("full stack, every run (msg/s):       " + ", ".join(f"{f[key]:.0f}" for f in stonkses))

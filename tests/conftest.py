@@ -19,6 +19,9 @@ import pytest
 
 from tests.support import services as isolation
 
+# The pipeline tests' fixtures (`sandbox`: a started sandbox for the module), for every test module.
+pytest_plugins = ["tests.support.pipeline"]
+
 RUN_ID = f"stonks_test_{uuid.uuid4().hex[:10]}"
 DATABASE = RUN_ID
 VHOST = RUN_ID

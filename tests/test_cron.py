@@ -7,6 +7,7 @@ import re
 import time as clock
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -281,7 +282,8 @@ def test_next_tick_for_a_yearly_entry_takes_well_under_a_millisecond() -> None:
     (NEW_YORK, "30 0 * * *", utc(2024, 11, 2, 12), [utc(2024, 11, 3, 4, 30), utc(2024, 11, 4, 5, 30)]),
     # hourly: one tick per real hour, none doubled, none lost
     (LONDON, "0 * * * *", utc(2024, 3, 30, 23, 30), [utc(2024, 3, 31, 0), utc(2024, 3, 31, 1), utc(2024, 3, 31, 2)]),
-    (LONDON, "0 * * * *", utc(2024, 10, 26, 23, 30), [utc(2024, 10, 27, 0), utc(2024, 10, 27, 1), utc(2024, 10, 27, 2)]),
+    (LONDON, "0 * * * *", utc(2024, 10, 26, 23, 30),
+     [utc(2024, 10, 27, 0), utc(2024, 10, 27, 1), utc(2024, 10, 27, 2)]),
     (NEW_YORK, "0 * * * *", utc(2024, 3, 10, 5, 30), [utc(2024, 3, 10, 6), utc(2024, 3, 10, 7), utc(2024, 3, 10, 8)]),
     (NEW_YORK, "0 * * * *", utc(2024, 11, 3, 4, 30), [utc(2024, 11, 3, 5), utc(2024, 11, 3, 6), utc(2024, 11, 3, 7)]),
     # every 30 minutes
@@ -290,7 +292,8 @@ def test_next_tick_for_a_yearly_entry_takes_well_under_a_millisecond() -> None:
     (LONDON, "*/30 * * * *", utc(2024, 10, 26, 23, 45),
      [utc(2024, 10, 27, 0), utc(2024, 10, 27, 0, 30), utc(2024, 10, 27, 1), utc(2024, 10, 27, 1, 30),
       utc(2024, 10, 27, 2)]),
-    (NEW_YORK, "*/30 * * * *", utc(2024, 3, 10, 6, 15), [utc(2024, 3, 10, 6, 30), utc(2024, 3, 10, 7), utc(2024, 3, 10, 7, 30)]),
+    (NEW_YORK, "*/30 * * * *", utc(2024, 3, 10, 6, 15),
+     [utc(2024, 3, 10, 6, 30), utc(2024, 3, 10, 7), utc(2024, 3, 10, 7, 30)]),
     (NEW_YORK, "*/30 * * * *", utc(2024, 11, 3, 4, 45),
      [utc(2024, 11, 3, 5), utc(2024, 11, 3, 5, 30), utc(2024, 11, 3, 6), utc(2024, 11, 3, 6, 30), utc(2024, 11, 3, 7)]),
     # weekly, Sunday 01:30 (and 02:30 in New York)
@@ -338,8 +341,8 @@ def series(first: datetime, count: int, step: timedelta = HOUR) -> list[datetime
      [utc(2024, 10, 27, 0), utc(2024, 10, 27, 1)] + [utc(2024, 10, 27, h) for h in range(3, 24, 2)]),
     # Lord Howe's 02:00 does not exist: 02:00 +10:30 is 02:30 +11:00
     (LORD_HOWE, "0 * * * *", date(2024, 10, 6),
-     [utc(2024, 10, 5, 13, 30), utc(2024, 10, 5, 14, 30), utc(2024, 10, 5, 15, 30)]
-     + series(utc(2024, 10, 5, 16), 21)),
+     [utc(2024, 10, 5, 13, 30), utc(2024, 10, 5, 14, 30), utc(2024, 10, 5, 15, 30),
+      *series(utc(2024, 10, 5, 16), 21)]),
 ])
 def test_ticks_on_dst_days(zone: ZoneInfo, text: str, day: date, expected: list[datetime]) -> None:
     assert local_day_ticks(text, zone, day) == expected
@@ -401,8 +404,8 @@ class Spec(NamedTuple):
         return wall.minute in self.fields[0] and wall.hour in self.fields[1] and self.matches_day(wall.date())
 
 
-MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split()
-DAY_NAMES = "sun mon tue wed thu fri sat 7".split()  # 7 as a name would read "sun-sun" as 0-7
+MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat", "7"]  # 7 as a name would read "sun-sun" as 0-7
 
 
 @st.composite
@@ -441,7 +444,7 @@ def specs(draw: st.DrawFn) -> Spec:
         draw(fields(1, 12, MONTH_NAMES, DAY_KINDS)), draw(fields(0, 7, DAY_NAMES, DAY_KINDS)),
     ]
     texts = [text for text, _ in drawn]
-    sets = tuple(values for _, values in drawn[:4]) + ({d % 7 for d in drawn[4][1]},)
+    sets = (*(values for _, values in drawn[:4]), {d % 7 for d in drawn[4][1]})
     if texts[2].startswith("*") or texts[4].startswith("*"):  # days need day-of-month: it must exist
         assume(any(d <= calendar.monthrange(2024, m)[1] for m in sets[3] for d in sets[2]))
     return Spec(" ".join(texts), sets)
@@ -498,7 +501,7 @@ def test_ticks_between_is_next_tick_repeated(spec: Spec, zoned: tuple[ZoneInfo, 
         stepped.append(t)
         t = next_tick(expr, zone, t)
     assert ticks == stepped
-    assert all(a < b for a, b in zip(ticks, ticks[1:]))  # increasing, so no two share an instant
+    assert all(a < b for a, b in pairwise(ticks))  # increasing, so no two share an instant
 
 
 local_days = st.one_of(

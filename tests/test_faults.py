@@ -49,12 +49,13 @@ def finished(ids: list[str]) -> dict[str, dict]:
     from tests.test_worker_e2e import life
 
     lives = {mid: life(mid) for mid in ids}
-    return lives if all(l and l["status"] in ("succeeded", "dead_lettered", "failed") for l in lives.values()) else {}
+    done = all(entry and entry["status"] in ("succeeded", "dead_lettered", "failed") for entry in lives.values())
+    return lives if done else {}
 
 
 @pytest.mark.parametrize("restart", [restart_rabbitmq, restart_postgres, restart_redis],
                          ids=["rabbitmq", "postgres", "redis"])
-def test_messages_finish_and_history_accounts_for_all_across_a_restart(broker, tmp_path: Path, restart) -> None:  # noqa: ANN001
+def test_messages_finish_and_history_accounts_for_all_across_a_restart(broker, tmp_path: Path, restart) -> None:
     from tests.support.actors import sleep_then_echo
     from tests.test_worker_e2e import status_is
 
@@ -65,10 +66,11 @@ def test_messages_finish_and_history_accounts_for_all_across_a_restart(broker, t
         restart()
         time.sleep(1)
         lives = wait_for(lambda: finished(ids), timeout=120, interval=0.5, what="every message finished")
-    assert all(l["status"] == "succeeded" for l in lives.values()), {k: l["status"] for k, l in lives.items()}
-    assert sorted(l["result"]["value"] for l in lives.values()) == sorted(f"fault-{i}" for i in range(8))
-    for l in lives.values():
-        events = [e["event"] for e in l["events"]]
+    statuses = {k: life["status"] for k, life in lives.items()}
+    assert all(status == "succeeded" for status in statuses.values()), statuses
+    assert sorted(life["result"]["value"] for life in lives.values()) == sorted(f"fault-{i}" for i in range(8))
+    for life in lives.values():
+        events = [e["event"] for e in life["events"]]
         assert events[0] == "enqueued" and events[-1] == "succeeded"
         # A message whose acknowledgement was lost with the connection runs again; history says so.
-        assert events.count("running") == l["attempts"] >= 1
+        assert events.count("running") == life["attempts"] >= 1

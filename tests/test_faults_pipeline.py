@@ -25,7 +25,6 @@ from tests.support.pipeline import (
     mark_start,
     rows,
     run_of,
-    sandbox,  # noqa: F401  (a fixture)
     sandbox_env,
     sandbox_worker,
     settle,
@@ -38,7 +37,7 @@ SEARCH = "/item_summary/search"
 
 
 @pytest.fixture()
-def clean(broker, sandbox: SandboxServer) -> None:  # noqa: ANN001
+def clean(broker, sandbox: SandboxServer) -> None:
     sandbox.reset()
     clear_pipeline_tables()
     mark_start()
@@ -98,7 +97,7 @@ def check_snapshots(day: date) -> set[str]:
 
 
 def test_a_worker_killed_mid_batch_loses_nothing_and_writes_nothing_twice(
-        clean, sandbox: SandboxServer, tmp_path: Path) -> None:  # noqa: ANN001
+        clean, sandbox: SandboxServer, tmp_path: Path) -> None:
     from actors import update_all_prices
 
     figures = seed_figures(12)
@@ -155,7 +154,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_writes_nothing_twice(
 
 
 def test_a_sandbox_failing_30_percent_of_requests_still_finishes_every_message(
-        clean, sandbox: SandboxServer, tmp_path: Path) -> None:  # noqa: ANN001
+        clean, sandbox: SandboxServer, tmp_path: Path) -> None:
     from actors import update_all_prices
 
     figures = seed_figures(15)

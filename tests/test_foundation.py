@@ -82,7 +82,7 @@ def test_send_rejects_arguments_the_actor_does_not_accept() -> None:
     assert "unexpected keyword argument 'verbose'" in proc.stderr
 
 
-def test_send_rejects_values_the_actor_would_refuse_and_sends_nothing(broker) -> None:  # noqa: ANN001
+def test_send_rejects_values_the_actor_would_refuse_and_sends_nothing(broker) -> None:
     broker.declare_queue("processing", ensure=True)  # there to count, whichever tests ran before
     proc = run("send", "cleanup_old_listings", "--kwargs", '{"days_to_keep": -5}')
     assert proc.returncode == 2
@@ -108,7 +108,7 @@ def test_send_rejects_malformed_json() -> None:
     assert "not JSON" in proc.stderr
 
 
-def test_send_enqueues_and_status_shows_it_waiting(broker) -> None:  # noqa: ANN001
+def test_send_enqueues_and_status_shows_it_waiting(broker) -> None:
     proc = run("send", "health_check", "--json")
     assert proc.returncode == 0, proc.stderr
     message_id = json.loads(proc.stdout)["message_id"]

@@ -20,7 +20,7 @@ SECRET = "Zq9-s3cr3t-Value"
 
 @given(value=json_values, prefix=st.text(max_size=5), suffix=st.text(max_size=5))
 @settings(max_examples=200)
-def test_redaction_never_crashes_and_never_leaks_a_known_secret(value, prefix, suffix) -> None:  # noqa: ANN001
+def test_redaction_never_crashes_and_never_leaks_a_known_secret(value, prefix, suffix) -> None:
     planted = {"payload": value, "note": f"{prefix}{SECRET}{suffix}", "list": [SECRET]}
     cleaned = redact(planted, secrets=[SECRET])
     assert SECRET not in json.dumps(cleaned)
@@ -32,7 +32,7 @@ def test_redaction_never_crashes_and_never_leaks_a_known_secret(value, prefix, s
     data=st.none() | st.dictionaries(st.text(max_size=10), st.integers() | st.text(max_size=10), max_size=3),
     at=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)),
 )
-def test_spooled_events_round_trip(message_id, error, data, at) -> None:  # noqa: ANN001
+def test_spooled_events_round_trip(message_id, error, data, at) -> None:
     event = RunEvent(message_id, "retrying", "retrying", at=at, error=error, data=data)
     assert RunEvent.from_json(event.to_json()) == event
 
@@ -49,7 +49,7 @@ json_only = st.sampled_from([float("nan"), float("inf"), -float("inf"), 2**64, 2
     error=st.none() | st.text(max_size=50),
 )
 @settings(max_examples=300)
-def test_a_journal_line_reads_back_as_json_would_read_it(args, result, data, error) -> None:  # noqa: ANN001
+def test_a_journal_line_reads_back_as_json_would_read_it(args, result, data, error) -> None:
     event = RunEvent("m-1", "succeeded", "succeeded", args=args, result=result, data=data, error=error,
                      at=datetime(2026, 11, 22, 7, 30, 1, 5, tzinfo=UTC))
     line = event.to_line()

@@ -164,12 +164,12 @@ tables = st.one_of(
     edited(DEFAULT_TABLE),
     st.text(max_size=60),
     st.sampled_from(["schedules: [" * 5000, "a: &a [*a, *a, *a, *a, *a, *a, *a, *a]", "schedules: !!python/tuple [1]",
-                     "schedules:\n  - {name: x, cron: '* * * * *', actor: cleanup_old_listings, "
-                     "catch_up: {policy: latest, grace: 99999999999999999999d}}",
-                     "schedules:\n  - {name: x, cron: '* * * * *', actor: cleanup_old_listings, "
-                     "catch_up: {policy: latest, grace: 99999999999999999999}}",
-                     "schedules:\n  - {name: x, cron: '0 0 1 1 *', actor: cleanup_old_listings, "
-                     "catch_up: {policy: latest, grace: 1000000d}}"]),
+                     ("schedules:\n  - {name: x, cron: '* * * * *', actor: cleanup_old_listings, "
+                      "catch_up: {policy: latest, grace: 99999999999999999999d}}"),
+                     ("schedules:\n  - {name: x, cron: '* * * * *', actor: cleanup_old_listings, "
+                      "catch_up: {policy: latest, grace: 99999999999999999999}}"),
+                     ("schedules:\n  - {name: x, cron: '0 0 1 1 *', actor: cleanup_old_listings, "
+                      "catch_up: {policy: latest, grace: 1000000d}}")]),
 ).map(str.encode) | st.binary(max_size=40) | st.just("schedules: []\n# \xe9t\xe9".encode("latin-1"))
 
 

@@ -22,11 +22,11 @@ def proxied_dsn(proxy: TcpProxy) -> str:
     return os.environ["DATABASE_URL"].replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
 
 
-def count_events(session, message_id: str) -> int:  # noqa: ANN001
+def count_events(session, message_id: str) -> int:
     return session.scalar(select(func.count()).select_from(RunEventRow).where(RunEventRow.message_id == message_id))
 
 
-def test_history_buffers_through_an_outage_and_catches_up(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_history_buffers_through_an_outage_and_catches_up(session, tmp_path: Path) -> None:
     proxy = TcpProxy(5432)
     writer = HistoryWriter(proxied_dsn(proxy), spool_dir=tmp_path)
     try:
@@ -47,7 +47,7 @@ def test_history_buffers_through_an_outage_and_catches_up(session, tmp_path: Pat
     assert count_events(session, "outage-1") == 3
 
 
-def test_events_unwritten_at_exit_are_spooled_and_replayed(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_events_unwritten_at_exit_are_spooled_and_replayed(session, tmp_path: Path) -> None:
     proxy = TcpProxy(5432)
     proxy.cut()
     writer = HistoryWriter(proxied_dsn(proxy), spool_dir=tmp_path)
@@ -68,7 +68,7 @@ def test_events_unwritten_at_exit_are_spooled_and_replayed(session, tmp_path: Pa
     assert list(tmp_path.iterdir()) == []
 
 
-def test_overflow_is_recorded_as_a_gap_not_dropped_silently(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_overflow_is_recorded_as_a_gap_not_dropped_silently(session, tmp_path: Path) -> None:
     proxy = TcpProxy(5432)
     proxy.cut()
     writer = HistoryWriter(proxied_dsn(proxy), spool_dir=tmp_path, max_buffer=5)
@@ -85,7 +85,7 @@ def test_overflow_is_recorded_as_a_gap_not_dropped_silently(session, tmp_path: P
     assert session.get(Run, "gap-7") is not None and session.get(Run, "gap-0") is None
 
 
-def test_a_late_enqueued_event_does_not_undo_a_finished_run(session) -> None:  # noqa: ANN001
+def test_a_late_enqueued_event_does_not_undo_a_finished_run(session) -> None:
     writer = HistoryWriter(os.environ["DATABASE_URL"])
     writer.record(RunEvent("order-1", "running", "running", worker="w1", actor="echo", queue="default"))
     writer.record(RunEvent("order-1", "succeeded", "succeeded", worker="w1"))
@@ -100,7 +100,7 @@ def test_a_late_enqueued_event_does_not_undo_a_finished_run(session) -> None:  #
     assert run.status == "succeeded" and run.enqueued_at < run.started_at
 
 
-def test_a_task_runs_while_postgres_is_unreachable_and_history_catches_up(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_task_runs_while_postgres_is_unreachable_and_history_catches_up(broker, tmp_path: Path) -> None:
     from tests.support.worker import running_worker
 
     proxy = TcpProxy(5432)
@@ -121,7 +121,7 @@ def test_a_task_runs_while_postgres_is_unreachable_and_history_catches_up(broker
     assert [e["event"] for e in done["events"]] == ["enqueued", "running", "succeeded"]
 
 
-def test_running_moves_a_run_whose_enqueued_stamp_is_later(session) -> None:  # noqa: ANN001
+def test_running_moves_a_run_whose_enqueued_stamp_is_later(session) -> None:
     from datetime import UTC, datetime, timedelta
 
     writer = HistoryWriter(os.environ["DATABASE_URL"])
@@ -136,7 +136,7 @@ def test_running_moves_a_run_whose_enqueued_stamp_is_later(session) -> None:  # 
     assert session.get(Run, "race-1").status == "running"
 
 
-def test_values_postgresql_cannot_store_are_written_as_text_not_retried_forever(session) -> None:  # noqa: ANN001
+def test_values_postgresql_cannot_store_are_written_as_text_not_retried_forever(session) -> None:
     writer = HistoryWriter(os.environ["DATABASE_URL"])
     writer.record(RunEvent("odd-1", "running", "running", worker="w1", actor="echo", kwargs={"x": float("nan")}))
     writer.record(RunEvent("odd-1", "succeeded", "succeeded", result={"inf": float("inf"), "nul": "a\x00b"},
@@ -150,7 +150,7 @@ def test_values_postgresql_cannot_store_are_written_as_text_not_retried_forever(
     assert {"n": "-inf"} in data
 
 
-def test_a_requeued_run_reopens_in_the_same_batch_as_its_earlier_life(session) -> None:  # noqa: ANN001
+def test_a_requeued_run_reopens_in_the_same_batch_as_its_earlier_life(session) -> None:
     import psycopg
 
     from pipeline.db import libpq_dsn
@@ -182,7 +182,7 @@ os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-def test_an_outcome_a_killed_process_had_not_written_is_recovered_by_the_next(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_an_outcome_a_killed_process_had_not_written_is_recovered_by_the_next(session, tmp_path: Path) -> None:
     import subprocess
     import sys
 
@@ -203,7 +203,7 @@ def test_an_outcome_a_killed_process_had_not_written_is_recovered_by_the_next(se
     assert not list(tmp_path.glob("journal-*"))
 
 
-def test_recovered_outcomes_already_written_are_not_written_twice(session) -> None:  # noqa: ANN001
+def test_recovered_outcomes_already_written_are_not_written_twice(session) -> None:
     import psycopg
 
     from pipeline.db import libpq_dsn
@@ -235,7 +235,7 @@ def test_a_journal_keeps_only_what_is_not_yet_written(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())
 
 
-def test_an_event_the_database_refuses_does_not_block_the_writer(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_an_event_the_database_refuses_does_not_block_the_writer(session, tmp_path: Path) -> None:
     writer = HistoryWriter(os.environ["DATABASE_URL"], spool_dir=tmp_path, linger_s=0.2)
     try:
         writer.record(RunEvent("refusing-1", "running", "running", worker="w1", actor="echo", queue="default"))

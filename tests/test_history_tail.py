@@ -19,9 +19,9 @@ from pipeline.history.writer import HistoryWriter
 from pipeline.models import Run
 from tests.support.proxy import TcpProxy
 from tests.support.worker import ROOT, start_worker, stop_worker, wait_for
+from tests.test_history import count_events, proxied_dsn
 
 pytestmark = pytest.mark.usefixtures("services")
-from tests.test_history import count_events, proxied_dsn
 
 DSN = os.environ["DATABASE_URL"]
 
@@ -61,7 +61,7 @@ def drain(tail: HistoryTail) -> None:
         pass
 
 
-def check_runs(session, prefix: str, n: int) -> None:  # noqa: ANN001
+def check_runs(session, prefix: str, n: int) -> None:
     session.expire_all()
     for i in range(n):
         run = session.get(Run, f"{prefix}-{i}")
@@ -69,13 +69,14 @@ def check_runs(session, prefix: str, n: int) -> None:  # noqa: ANN001
         assert count_events(session, f"{prefix}-{i}") == 2
 
 
-def test_the_sidecar_writes_what_a_closed_process_journalled_and_deletes_its_files(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_sidecar_writes_what_a_closed_process_journalled_and_deletes_its_files(session, tmp_path: Path) -> None:
     # Small files: the process moves through several, each ended by an END line.
+    script = JOURNALLING_PROCESS.replace(
+        "spool_dir=Path(sys.argv[2]))",
+        "spool_dir=Path(sys.argv[2]))\nimport pipeline.history.journal as j; j.Journal.SIZE = 4096",
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", JOURNALLING_PROCESS.replace("spool_dir=Path(sys.argv[2]))",
-                                                           "spool_dir=Path(sys.argv[2]))\n"
-                                                           "import pipeline.history.journal as j; j.Journal.SIZE = 4096"),
-         DSN, str(tmp_path), "tail-closed", "60", "close"],
+        [sys.executable, "-c", script, DSN, str(tmp_path), "tail-closed", "60", "close"],
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     files = list(tmp_path.glob("events-*.jsonl"))
@@ -88,7 +89,9 @@ def test_the_sidecar_writes_what_a_closed_process_journalled_and_deletes_its_fil
     assert tail.written == 120
 
 
-def test_a_killed_process_leaves_whole_lines_that_are_written_and_a_torn_one_that_is_not(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_killed_process_leaves_whole_lines_that_are_written_and_a_torn_one_that_is_not(
+    session, tmp_path: Path
+) -> None:
     proc = journal_in_a_process(tmp_path, "tail-killed", 5, "kill")
     assert proc.returncode == -9, proc.stderr
     (file,) = tmp_path.glob("events-*.jsonl")
@@ -98,7 +101,9 @@ def test_a_killed_process_leaves_whole_lines_that_are_written_and_a_torn_one_tha
     assert not file.exists()  # its process is dead and every whole line is written
 
 
-def test_a_live_process_is_tailed_and_a_new_sidecar_does_not_write_again_what_the_last_wrote(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_live_process_is_tailed_and_a_new_sidecar_does_not_write_again_what_the_last_wrote(
+    session, tmp_path: Path
+) -> None:
     writer = HistoryWriter(DSN, spool_dir=tmp_path)
     assert writer.hand_over()
     writer.record(RunEvent("tail-live-0", "running", "running", worker="w1", actor="echo", queue="default"))
@@ -121,7 +126,7 @@ def test_a_live_process_is_tailed_and_a_new_sidecar_does_not_write_again_what_th
     assert not list(tmp_path.glob("events-*"))
 
 
-def test_a_new_sidecar_checks_every_batch_of_what_its_predecessor_may_have_written(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_new_sidecar_checks_every_batch_of_what_its_predecessor_may_have_written(session, tmp_path: Path) -> None:
     writer = HistoryWriter(DSN, spool_dir=tmp_path)
     assert writer.hand_over()
     for i in range(300):  # more than one read of the file: about 100 KiB
@@ -139,7 +144,7 @@ def test_a_new_sidecar_checks_every_batch_of_what_its_predecessor_may_have_writt
     writer.close()
 
 
-def test_the_sidecar_waits_out_a_database_outage_and_stops_once_the_workers_are_done(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_the_sidecar_waits_out_a_database_outage_and_stops_once_the_workers_are_done(session, tmp_path: Path) -> None:
     proxy = TcpProxy(5432)
     tail = HistoryTail(proxied_dsn(proxy), tmp_path, poll_s=0.01)
     stop = threading.Event()
@@ -191,7 +196,7 @@ def test_one_sidecar_writes_for_a_host_and_database_and_another_waits(tmp_path: 
 
 
 def test_a_dramatiq_worker_hands_its_history_to_the_sidecar_which_writes_it_all_before_stopping(
-        broker, session, tmp_path: Path) -> None:  # noqa: ANN001
+        broker, session, tmp_path: Path) -> None:
     from tests.support.actors import sleep_then_echo
 
     spool = Path(os.environ["HISTORY_SPOOL_DIR"])
@@ -222,7 +227,7 @@ def test_a_dramatiq_worker_hands_its_history_to_the_sidecar_which_writes_it_all_
     assert not [p for p in spool.glob("events-*.jsonl") if pid_of(p) in pids]
 
 
-def test_an_event_the_database_refuses_is_kept_aside_and_the_rest_is_written(session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_an_event_the_database_refuses_is_kept_aside_and_the_rest_is_written(session, tmp_path: Path) -> None:
     writer = HistoryWriter(DSN, spool_dir=tmp_path)
     assert writer.hand_over()
     writer.record(RunEvent("tail-refused-0", "running", "running", worker="w1", actor="echo", queue="default"))
@@ -261,7 +266,7 @@ def test_a_process_that_handed_over_reports_whether_a_sidecar_writes_its_history
     writer.close()
 
 
-def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_path: Path, monkeypatch) -> None:
     from pipeline.history import sidecar
 
     real_step, failures = HistoryTail.step, []
@@ -287,7 +292,7 @@ def test_a_sidecar_that_fails_on_something_unforeseen_starts_again(session, tmp_
     check_runs(session, "tail-restart", 5)
 
 
-def test_with_no_sidecar_a_worker_process_writes_in_its_stead(session, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_with_no_sidecar_a_worker_process_writes_in_its_stead(session, tmp_path: Path, monkeypatch) -> None:
     from pipeline.history import writer
 
     monkeypatch.setattr(writer, "SIDECAR_START_S", 0.0)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("services")
 SECRET = "sEcReT-ebay-0123456789"
 
 
-def test_worker_logs_json_lines_and_masks_secrets(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_worker_logs_json_lines_and_masks_secrets(broker, tmp_path: Path) -> None:
     import actors
     from tests.support.actors import echo
     from tests.test_worker_e2e import status_is

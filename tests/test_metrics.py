@@ -27,7 +27,7 @@ def scrape() -> dict[str, float]:
     return values
 
 
-def test_queue_depths_and_snapshot_freshness(broker, session) -> None:  # noqa: ANN001
+def test_queue_depths_and_snapshot_freshness(broker, session) -> None:
     from tests.support.actors import echo
 
     clear_pipeline_tables()  # other tests' figures (dated 2031 on purpose) would be the newest snapshots

@@ -14,7 +14,6 @@ from tests.support.pipeline import (
     mark_start,
     rows,
     run_of,
-    sandbox,  # noqa: F401  (a fixture)
     sandbox_worker,
     settle,
 )

@@ -20,7 +20,6 @@ from tests.support.pipeline import (
     mark_start,
     rows,
     run_of,
-    sandbox,  # noqa: F401  (a fixture)
     sandbox_worker,
     settle,
 )
@@ -42,13 +41,13 @@ def worker(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture()
-def clean(broker, sandbox: SandboxServer) -> None:  # noqa: ANN001
+def clean(broker, sandbox: SandboxServer) -> None:
     sandbox.reset()
     clear_pipeline_tables()
     mark_start()
 
 
-def test_catalog_sync_prices_new_figures_and_snapshots_match_the_data(clean, worker: Path) -> None:  # noqa: ANN001
+def test_catalog_sync_prices_new_figures_and_snapshots_match_the_data(clean, worker: Path) -> None:
     from actors import sync_catalog_from_brickset
 
     message = sync_catalog_from_brickset.send(theme="Castle", year=2005, limit=4)
@@ -77,7 +76,8 @@ def test_catalog_sync_prices_new_figures_and_snapshots_match_the_data(clean, wor
 def _sync(limit: int) -> dict:
     from actors import sync_catalog_from_brickset
 
-    result = sync_catalog_from_brickset.send(theme="Castle", year=2005, limit=limit).get_result(block=True, timeout=60_000)
+    message = sync_catalog_from_brickset.send(theme="Castle", year=2005, limit=limit)
+    result = message.get_result(block=True, timeout=60_000)
     settle()
     return result
 
@@ -93,7 +93,7 @@ def _same_message_again(message_id: str) -> None:
                                   kwargs=run.kwargs, options={}, message_id=message_id))
 
 
-def test_redelivery_double_sends_and_a_second_callback_change_nothing(clean, worker: Path) -> None:  # noqa: ANN001
+def test_redelivery_double_sends_and_a_second_callback_change_nothing(clean, worker: Path) -> None:
     from actors import (
         aggregate_daily_snapshots,
         aggregate_snapshot_for_minifigure,
@@ -122,8 +122,8 @@ def test_redelivery_double_sends_and_a_second_callback_change_nothing(clean, wor
     after = dump()
     moving = {"minifigures": {"last_priced_at"}, "price_observations": {"last_seen_at", "times_seen"}}
     for table, old_rows in before.items():
-        columns = [r[0] for r in rows(f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' "
-                                      "ORDER BY ordinal_position")]
+        columns = [r[0] for r in rows("SELECT column_name FROM information_schema.columns "
+                                      f"WHERE table_name = '{table}' ORDER BY ordinal_position")]
         keep = [i for i, c in enumerate(columns) if c not in moving.get(table, set())]
         assert [[r[i] for i in keep] for r in after[table]] == [[r[i] for i in keep] for r in old_rows], table
     seen = rows("SELECT times_seen FROM price_observations WHERE minifigure_id = :f", f=member.key)
@@ -156,7 +156,7 @@ BAD_INPUTS = [
 ]
 
 
-def test_bad_input_fails_at_once_is_recorded_and_writes_nothing(clean, worker: Path) -> None:  # noqa: ANN001
+def test_bad_input_fails_at_once_is_recorded_and_writes_nothing(clean, worker: Path) -> None:
     import actors
 
     _sync(limit=1)
@@ -178,7 +178,7 @@ def test_bad_input_fails_at_once_is_recorded_and_writes_nothing(clean, worker: P
 
 
 def test_a_member_that_fails_for_good_leaves_a_visible_partially_failed_batch(
-        clean, worker: Path, sandbox: SandboxServer) -> None:  # noqa: ANN001
+        clean, worker: Path, sandbox: SandboxServer) -> None:
     from urllib.parse import urlencode
 
     from actors import update_all_prices
@@ -211,11 +211,12 @@ def test_a_member_that_fails_for_good_leaves_a_visible_partially_failed_batch(
         (m.key, "succeeded") for m in members if m.key != str(doomed)}
     # The three figures went in one message (FETCH_FIGURES_PER_MESSAGE): the doomed one failed alone,
     # at once (a 401 is not retried), and the message went on with the others.
-    (chunk,) = {m.message_id for m in members}
+    (_chunk,) = {m.message_id for m in members}
     run = members[0]
     assert run.run == "succeeded" and run.attempts == 1 and run.group_id and run.parent_id == message.message_id
     assert set(run.result["figures"]) == {m.key for m in members} - {str(doomed)}
-    assert "401" in run.result["failed"][str(doomed)] and "401" in next(m.error for m in members if m.key == str(doomed))
+    doomed_error = next(m.error for m in members if m.key == str(doomed))
+    assert "401" in run.result["failed"][str(doomed)] and "401" in doomed_error
 
     # The fan-in still aggregated today's snapshots for the two that succeeded.
     aggregated = {r.minifigure_id for r in rows("SELECT DISTINCT minifigure_id FROM price_snapshots")}
@@ -224,7 +225,7 @@ def test_a_member_that_fails_for_good_leaves_a_visible_partially_failed_batch(
 
 
 def test_a_message_of_several_figures_keeps_what_it_stored_and_its_retry_searches_only_the_rest(
-        clean, worker: Path, sandbox: SandboxServer) -> None:  # noqa: ANN001
+        clean, worker: Path, sandbox: SandboxServer) -> None:
     import uuid
     from urllib.parse import urlencode
 
@@ -302,7 +303,7 @@ def _stonks(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-def test_backfill_shows_progress_and_dry_run_lists_the_days(clean, worker: Path) -> None:  # noqa: ANN001
+def test_backfill_shows_progress_and_dry_run_lists_the_days(clean, worker: Path) -> None:
     first, _, last = days = _listings_on(3, 2, 1)
     dry = _stonks("backfill", first.isoformat(), last.isoformat(), "--dry-run")
     assert dry.returncode == 0, dry.stderr
@@ -324,7 +325,7 @@ def test_backfill_shows_progress_and_dry_run_lists_the_days(clean, worker: Path)
     assert {r.day for r in rows("SELECT day FROM snapshot_days")} == set(days)
 
 
-def test_daily_job_fills_every_missing_day_and_converges(clean, worker: Path) -> None:  # noqa: ANN001
+def test_daily_job_fills_every_missing_day_and_converges(clean, worker: Path) -> None:
     from actors import aggregate_daily_snapshots
 
     six, four, yesterday = _listings_on(6, 4, 1)
@@ -341,7 +342,7 @@ def test_daily_job_fills_every_missing_day_and_converges(clean, worker: Path) ->
     assert dump() == before
 
 
-def test_cleanup_deletes_old_listings_and_keeps_their_snapshots(clean, worker: Path) -> None:  # noqa: ANN001
+def test_cleanup_deletes_old_listings_and_keeps_their_snapshots(clean, worker: Path) -> None:
     from actors import aggregate_daily_snapshots, cleanup_old_listings
 
     oldest, old, recent = _listings_on(12, 11, 2)
@@ -361,7 +362,7 @@ def test_cleanup_deletes_old_listings_and_keeps_their_snapshots(clean, worker: P
 
 
 def test_a_search_threads_log_lines_name_the_message_they_work_for(
-        clean, worker: Path, sandbox: SandboxServer) -> None:  # noqa: ANN001
+        clean, worker: Path, sandbox: SandboxServer) -> None:
     import json
 
     from actors import update_all_prices
@@ -382,15 +383,19 @@ def test_a_search_threads_log_lines_name_the_message_they_work_for(
     assert any("Worker process is ready" in r["message"] and "message_id" not in r for r in records)
 
 
-def test_a_second_price_batch_of_the_day_reports_its_snapshots_as_unchanged(clean, worker: Path) -> None:  # noqa: ANN001
+def test_a_second_price_batch_of_the_day_reports_its_snapshots_as_unchanged(clean, worker: Path) -> None:
     from actors import update_all_prices
 
     _sync(limit=2)
     outcomes = []
     for _ in range(2):  # the sandbox lists the same items all day: the second batch changes no snapshot
         batch = update_all_prices.send(batch_size=2)
-        done = wait_for(lambda: (b := rows("SELECT status, result FROM batches WHERE id = :b", b=batch.message_id))
-                        and b[0].status == "succeeded" and b[0], timeout=60, what="the batch to succeed")
+
+        def succeeded(message_id: str = batch.message_id) -> object:
+            b = rows("SELECT status, result FROM batches WHERE id = :b", b=message_id)
+            return b and b[0].status == "succeeded" and b[0]
+
+        done = wait_for(succeeded, timeout=60, what="the batch to succeed")
         outcomes.append(done.result)
         settle()
     today = rows("SELECT day FROM batches WHERE id = :b", b=batch.message_id)[0].day

@@ -18,7 +18,6 @@ from sandbox import SandboxServer
 from tests.support.pipeline import (
     clear_pipeline_tables,
     run_of,
-    sandbox,  # noqa: F401  (a fixture)
     sandbox_worker,
 )
 from tests.support.worker import wait_for
@@ -50,12 +49,12 @@ def castle() -> list[str]:
         return [str(i) for i in upsert_figures(session, entries, datetime.now(UTC)).created]
 
 
-def _ended(message_id: str, *statuses: str):  # noqa: ANN202
+def _ended(message_id: str, *statuses: str):
     return lambda: (r := run_of(message_id)) and r["status"] in statuses and r
 
 
 def test_a_quota_the_service_reports_spent_defers_the_message(broker, worker: Path, sandbox: SandboxServer,
-                                                             castle: list[str]) -> None:  # noqa: ANN001
+                                                             castle: list[str]) -> None:
     from actors import fetch_prices_for_minifigure
 
     sandbox.inject("ebay", "429", count=None, path_contains="/item_summary/search")
@@ -69,7 +68,7 @@ def test_a_quota_the_service_reports_spent_defers_the_message(broker, worker: Pa
 
 
 def test_the_ebay_daily_quota_holds_across_worker_processes(broker, worker: Path, sandbox: SandboxServer,
-                                                           castle: list[str]) -> None:  # noqa: ANN001
+                                                           castle: list[str]) -> None:
     from actors import fetch_prices_for_minifigure
 
     messages = [fetch_prices_for_minifigure.send(figure) for figure in castle[1:]]

@@ -126,7 +126,8 @@ def test_cleanup_deletes_in_batches_of_the_given_size_and_keeps_snapshots() -> N
             upsert_observations(session, [row(figure, f"L{age}-{n}", f"{n + 1}.00", day=day) for n in range(12)])
     result = cleanup_listings(session_scope, days_to_keep=30, now=NOW, batch_rows=5)
     assert result["deleted"] == 24 and result["batches"] == 5  # ids 1..24 in ranges of five
-    assert result["aggregated_first"] == [(DAY - timedelta(days=40)).isoformat(), (DAY - timedelta(days=39)).isoformat()]
+    assert result["aggregated_first"] == [
+        (DAY - timedelta(days=40)).isoformat(), (DAY - timedelta(days=39)).isoformat()]
     assert {r.snapshot_date for r in rows("SELECT snapshot_date FROM price_snapshots")} == {
         DAY - timedelta(days=40), DAY - timedelta(days=39)}
     assert rows("SELECT count(*) AS n FROM price_observations")[0].n == 12
@@ -149,7 +150,7 @@ def test_several_figures_stored_in_one_transaction_equal_storing_them_one_by_one
         ids = upsert_figures(session, entries, NOW).created
         figures_ = [prices.load_figure(session, i) for i in ids]
     items = {f.id: [parse_item_summary(item_summary(listing, "EBAY_US", "http://sandbox"))
-                    for listing in listings_for(number.number, DAY)] for f, number in zip(figures_, found)}
+                    for listing in listings_for(number.number, DAY)] for f, number in zip(figures_, found, strict=True)}
     shared = items[figures_[0].id][0]
     items[figures_[2].id].append(shared)  # the third figure's search finds one of the first figure's listings
     fetched = [prices.Fetched(f, prices.browse_query(f, None, "19001"), items[f.id]) for f in figures_]
@@ -197,7 +198,7 @@ def test_two_transactions_upserting_shared_listings_in_opposite_orders_wait_rath
                     upsert_observations(session, [row(figure, "L2", "11.00"), row(figure, "L1", "12.00")])
             except psycopg.Error as exc:
                 errors.append(exc)
-            except Exception as exc:  # noqa: BLE001  (SQLAlchemy wraps the driver's error)
+            except Exception as exc:
                 errors.append(exc)
 
         other = threading.Thread(target=b)

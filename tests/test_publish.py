@@ -12,11 +12,11 @@ from tests.support.worker import running_worker, wait_for
 pytestmark = pytest.mark.usefixtures("services")
 
 
-def ready(broker, queue: str) -> int:  # noqa: ANN001
+def ready(broker, queue: str) -> int:
     return broker.channel.queue_declare(queue, passive=True, durable=True).method.message_count
 
 
-def test_every_message_is_stored_when_enqueue_all_returns_and_each_is_recorded(broker) -> None:  # noqa: ANN001
+def test_every_message_is_stored_when_enqueue_all_returns_and_each_is_recorded(broker) -> None:
     from actors.groups import enqueue_all
     from tests.support.actors import echo
     from tests.test_worker_e2e import status_is
@@ -29,7 +29,7 @@ def test_every_message_is_stored_when_enqueue_all_returns_and_each_is_recorded(b
         assert run["actor"] == "echo" and run["args"] == [message.args[0]]
 
 
-def test_a_group_run_in_one_transaction_fires_its_callback_once_all_succeeded(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_group_run_in_one_transaction_fires_its_callback_once_all_succeeded(broker, tmp_path: Path) -> None:
     from actors.groups import run_group
     from tests.support.actors import echo
     from tests.test_worker_e2e import status_is
@@ -43,7 +43,7 @@ def test_a_group_run_in_one_transaction_fires_its_callback_once_all_succeeded(br
     assert done["result"] == {"value": "all done"}
 
 
-def test_run_group_refuses_what_it_cannot_publish_in_one_go(broker) -> None:  # noqa: ANN001
+def test_run_group_refuses_what_it_cannot_publish_in_one_go(broker) -> None:
     from actors.groups import run_group
     from tests.support.actors import echo
 

@@ -39,7 +39,7 @@ def _run_all_once(session: Any, messages: list[Any], env: dict[str, str], log: P
     return session.scalars(select(Worker.worker_id)).all()
 
 
-def test_worker_recycles_after_n_messages_without_loss_or_duplicates(broker, session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_worker_recycles_after_n_messages_without_loss_or_duplicates(broker, session, tmp_path: Path) -> None:
     from tests.support.actors import sleep_then_echo
 
     messages = [sleep_then_echo.send(0.2, f"m{i}") for i in range(30)]
@@ -48,7 +48,7 @@ def test_worker_recycles_after_n_messages_without_loss_or_duplicates(broker, ses
     assert "recycling: processed 5 messages" in (tmp_path / "worker.log").read_text()
 
 
-def test_worker_recycles_once_its_memory_passes_the_limit(broker, session, tmp_path: Path) -> None:  # noqa: ANN001
+def test_worker_recycles_once_its_memory_passes_the_limit(broker, session, tmp_path: Path) -> None:
     from tests.support.actors import hold_memory
 
     # A fresh worker process holds far less than 300 MB; each message keeps 60 MB more.

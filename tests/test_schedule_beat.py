@@ -79,7 +79,8 @@ def prefix() -> Iterator[str]:
 
 
 def table(prefix: str, *entries: dict[str, Any]) -> ScheduleTable:
-    return parse_table({"schedules": [{"actor": "aggregate", **e, "name": prefix + e["name"]} for e in entries]}, "test")
+    schedules = [{"actor": "aggregate", **e, "name": prefix + e["name"]} for e in entries]
+    return parse_table({"schedules": schedules}, "test")
 
 
 def sent(broker: StubBroker) -> list[Message]:
@@ -148,7 +149,9 @@ def test_two_runners_of_both_kinds_fire_each_dst_tick_exactly_once(
     run_both(schedule, stub, begin - H, end + H)
 
     found = claims(prefix)
-    by_entry = {name: [c.scheduled_for for c in found if c.schedule_name == prefix + name] for name in ("daily", "hourly")}
+    by_entry = {
+        name: [c.scheduled_for for c in found if c.schedule_name == prefix + name] for name in ("daily", "hourly")
+    }
     assert by_entry["daily"] == [daily_fires]
     hourly = schedule.get(prefix + "hourly")
     assert hourly is not None
@@ -179,7 +182,9 @@ def test_a_runner_restarted_within_the_ticks_minute_does_not_send_it_again(stub:
     assert len(sent(stub)) == 1
 
 
-@pytest.mark.parametrize(("catch_up", "expected"), [(None, []), ({"policy": "latest", "grace": "6h"}, [utc(2024, 6, 3, 4)])])
+@pytest.mark.parametrize(
+    ("catch_up", "expected"), [(None, []), ({"policy": "latest", "grace": "6h"}, [utc(2024, 6, 3, 4)])]
+)
 def test_a_stalled_runner_follows_the_catch_up_policy(
     stub: StubBroker, prefix: str, catch_up: Any, expected: list[datetime], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -265,8 +270,10 @@ def test_a_claim_the_database_refused_is_tried_again_at_the_next_check(
 
 
 def test_the_trigger_wakes_apscheduler_at_the_cron_ticks() -> None:
-    schedule = parse_table({"schedules": [{"name": "n", "cron": "30 1 * * *", "timezone": "Europe/London", "actor": "a"},
-                                          {"name": "h", "cron": "0 * * * *", "timezone": "America/New_York", "actor": "a"}]}, "t")
+    schedule = parse_table({"schedules": [
+        {"name": "n", "cron": "30 1 * * *", "timezone": "Europe/London", "actor": "a"},
+        {"name": "h", "cron": "0 * * * *", "timezone": "America/New_York", "actor": "a"},
+    ]}, "t")
     for entry in schedule.entries:
         trigger, start = TickTrigger(entry), utc(2024, 10, 26)
         fired, at = [], trigger.get_next_fire_time(None, start)

@@ -44,7 +44,7 @@ def command(kind: str) -> list[str]:
 def start_scheduler(kind: str, table: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         command(kind), cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "SCHEDULE_FILE": str(table)},
-        stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,  # noqa: SIM115
+        stdout=open(log, "ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )
 
 
@@ -56,9 +56,11 @@ def write_table(path: Path, prefix: str, every_minute: bool) -> Path:
     missed = datetime.now(UTC) - 3 * MIN
     daily = f"{missed.minute} {missed.hour} * * *"
     entries: list[dict[str, Any]] = [
-        {"name": prefix + "latest", "cron": daily, "actor": "health_check", "catch_up": {"policy": "latest", "grace": "1h"}},
+        {"name": prefix + "latest", "cron": daily, "actor": "health_check",
+         "catch_up": {"policy": "latest", "grace": "1h"}},
         {"name": prefix + "skip", "cron": daily, "actor": "health_check", "catch_up": "skip"},
-        {"name": prefix + "expired", "cron": daily, "actor": "health_check", "catch_up": {"policy": "latest", "grace": "2m"}},
+        {"name": prefix + "expired", "cron": daily, "actor": "health_check",
+         "catch_up": {"policy": "latest", "grace": "2m"}},
     ]
     if every_minute:
         entries.insert(0, {"name": prefix + "minutely", "cron": "* * * * *", "actor": "health_check"})
@@ -144,9 +146,10 @@ def test_three_schedulers_of_both_kinds_run_every_tick_exactly_once(tmp_path: Pa
     assert all(runs[t].message_id == found[t].message_id and runs[t].actor == "health_check" for t in ticks)
     for tick in (first, second, third):
         assert runs[tick].status == "succeeded" and runs[tick].attempts == 1
+    message_ids = [c.message_id for c in found.values()]
     with session_scope() as session:
         events = Counter(session.execute(
-            select(RunEvent.message_id, RunEvent.event).where(RunEvent.message_id.in_([c.message_id for c in found.values()]))
+            select(RunEvent.message_id, RunEvent.event).where(RunEvent.message_id.in_(message_ids))
         ).all())
     for tick in (first, second, third):
         assert events[(found[tick].message_id, "enqueued")] == 1
@@ -237,7 +240,8 @@ def test_workers_do_not_install_periodiqs_30_second_skip() -> None:
     assert "RunHistory" in proc.stdout and "PeriodiqMiddleware" not in proc.stdout
 
 
-@pytest.mark.skipif(importlib.util.find_spec("actors.processing") is None, reason="the pipeline actors are not written yet")
+@pytest.mark.skipif(importlib.util.find_spec("actors.processing") is None,
+                    reason="the pipeline actors are not written yet")
 def test_the_default_table_fits_the_registered_actors() -> None:
     proc = subprocess.run([sys.executable, "-m", "schedules", "--check"], cwd=ROOT,
                           env={k: v for k, v in os.environ.items() if k != "SCHEDULE_FILE"},
@@ -249,7 +253,8 @@ def test_the_default_table_fits_the_registered_actors() -> None:
 def test_an_entry_whose_values_the_actor_refuses_stops_the_scheduler_at_start(tmp_path: Path) -> None:
     table = tmp_path / "schedule.yaml"
     table.write_text("schedules:\n"
-                     "  - {name: sweep-old, cron: '0 3 * * *', actor: cleanup_old_listings, kwargs: {days_to_keep: -5}}\n")
+                     "  - {name: sweep-old, cron: '0 3 * * *', actor: cleanup_old_listings, "
+                     "kwargs: {days_to_keep: -5}}\n")
     proc = subprocess.run([sys.executable, "-m", "schedules", "--check"], cwd=ROOT,
                           env={**os.environ, "SCHEDULE_FILE": str(table)}, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -162,7 +163,8 @@ def test_actors_and_their_arguments_are_checked_against_signatures() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90), ("15m", 900), ("6h", 21600), ("1d", 86400), ("1h30m", 5400), ("2w", 1209600), (600, 600)]
+    ("text", "seconds"),
+    [("90s", 90), ("15m", 900), ("6h", 21600), ("1d", 86400), ("1h30m", 5400), ("2w", 1209600), (600, 600)],
 )
 def test_durations(text: object, seconds: int) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
@@ -176,7 +178,8 @@ LATEST_6H = {"policy": "latest", "grace": "6h"}
     ("cron", "catch_up", "last", "now", "fired", "skipped"),
     [
         # A runner woken at the tick: on time.
-        ("0 1 * * *", None, utc(2024, 6, 3, 0, 59), utc(2024, 6, 3, 1, 0, 0, 300_000), [(utc(2024, 6, 3, 1), False)], 0),
+        ("0 1 * * *", None, utc(2024, 6, 3, 0, 59), utc(2024, 6, 3, 1, 0, 0, 300_000),
+         [(utc(2024, 6, 3, 1), False)], 0),
         # Woken 59 s late: still on time; 60 s late: missed.
         ("0 1 * * *", None, utc(2024, 6, 3, 0, 59), utc(2024, 6, 3, 1, 0, 59), [(utc(2024, 6, 3, 1), False)], 0),
         ("0 1 * * *", None, utc(2024, 6, 3, 0, 59), utc(2024, 6, 3, 1, 1), [], 1),
@@ -229,7 +232,8 @@ def local(zone: str, day: date, hour: int = 0) -> datetime:
 
 # The DST days of 2024 in both zones; daily and hourly entries; what fires (UTC).
 DST_CASES = [
-    ("Europe/London", date(2024, 3, 31), "30 1 * * *", [utc(2024, 3, 31, 1, 30)]),  # 01:30 GMT does not exist: 02:30 BST
+    # 01:30 GMT does not exist: 02:30 BST
+    ("Europe/London", date(2024, 3, 31), "30 1 * * *", [utc(2024, 3, 31, 1, 30)]),
     ("Europe/London", date(2024, 10, 27), "30 1 * * *", [utc(2024, 10, 27, 0, 30)]),  # the first 01:30 only
     ("America/New_York", date(2024, 3, 10), "30 2 * * *", [utc(2024, 3, 10, 7, 30)]),  # 03:30 EDT
     ("America/New_York", date(2024, 11, 3), "30 1 * * *", [utc(2024, 11, 3, 5, 30)]),  # 01:30 EDT only
@@ -250,7 +254,7 @@ def test_dst_days_fire_each_tick_once_and_skip_none(zone: str, day: date, cron: 
     on_the_day = [d.scheduled_for for d in fired if begin <= d.scheduled_for < end]
     if isinstance(expected, int):
         assert len(on_the_day) == expected
-        assert all(b - a >= 30 * MIN for a, b in zip(on_the_day, on_the_day[1:]))
+        assert all(b - a >= 30 * MIN for a, b in pairwise(on_the_day))
     else:
         assert on_the_day == expected
     assert [d.scheduled_for for d in fired] == ticks_between(e.cron, e.zone, first_check(e, begin - H), end + H)

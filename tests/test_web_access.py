@@ -136,7 +136,9 @@ def test_listening_beyond_this_machine_needs_a_token(host: str, token: str | Non
 
 
 @pytest.mark.parametrize(("args", "env"), [(["--host", "0.0.0.0"], {}), ([], {"DASHBOARD_HOST": "0.0.0.0"})])
-def test_the_dashboard_refuses_to_start_on_a_public_address_without_a_token(args: list[str], env: dict[str, str]) -> None:
+def test_the_dashboard_refuses_to_start_on_a_public_address_without_a_token(
+    args: list[str], env: dict[str, str]
+) -> None:
     import os
 
     proc = subprocess.run([sys.executable, "-m", "actors.cli", "dashboard", "--port", "0", *args], cwd=ROOT,
@@ -152,7 +154,8 @@ def test_admin_endpoints_send_the_seed_actors_by_name_with_validated_arguments()
     assert ok.status_code == 202
     assert ok.json()["status_url"] == f"/v1/tasks/{ok.json()['message_id']}"
     assert http.post("/v1/admin/sync-catalog", headers=BEARER).status_code == 202  # no body: the defaults
-    assert http.post("/v1/admin/aggregate-snapshots", json={"target_date": "2025-01-15"}, headers=BEARER).status_code == 202
+    aggregate = http.post("/v1/admin/aggregate-snapshots", json={"target_date": "2025-01-15"}, headers=BEARER)
+    assert aggregate.status_code == 202
     assert [(a, k) for a, k, _, _ in dispatcher.sent] == [
         ("sync_catalog_from_brickset", {"theme": "Star Wars", "year": 2023, "limit": 10}),
         ("sync_catalog_from_brickset", {"limit": 500}),

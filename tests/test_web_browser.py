@@ -61,7 +61,7 @@ def test_the_dashboard_and_a_price_chart_render_in_headless_chromium(broker: obj
     figure = insert_figure("Luke Skywalker (Tatooine)", bricklink_id=f"sw{uuid.uuid4().hex[:4]}")
     profile = tmp_path / "profile"
     with running_worker("tests.support.web_actors", log=tmp_path / "worker.log"), \
-            running_dashboard(env={"STONKS_SANDBOX": "1"}, log=open(tmp_path / "dashboard.log", "wb")) as url:  # noqa: SIM115
+            running_dashboard(env={"STONKS_SANDBOX": "1"}, log=open(tmp_path / "dashboard.log", "wb")) as url:
         some_real_work()
         dom = chromium(profile, "--dump-dom", f"{url}/prices/{figure}").stdout
         assert dom.count('<svg class="chart"') == 2 and 'class="median"' in dom and 'class="band"' in dom

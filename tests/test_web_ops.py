@@ -48,7 +48,7 @@ def status_is(message_id: str, *statuses: str) -> Any:
 
 @pytest.fixture(scope="module")
 def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    import tests.support.actors  # noqa: F401
+    import tests.support.actors
     import tests.support.web_actors  # noqa: F401
 
     log = tmp_path_factory.mktemp("worker") / "worker.log"
@@ -71,7 +71,7 @@ def api_client(**overrides: Any) -> TestClient:
 
 
 @pytest.fixture()
-def http(broker: Any) -> TestClient:  # noqa: ARG001 - queues emptied before and after
+def http(broker: Any) -> TestClient:
     return api_client()
 
 
@@ -93,7 +93,8 @@ def test_a_dead_letter_shows_its_traceback_and_succeeds_once_requeued_after_the_
     assert 'raise UpstreamDown(f"price source down' in letter["traceback"]
     page = http.get("/queues/default/dead-letters", headers=BEARER).text
     assert message_id in page and "raise UpstreamDown(f&#34;price source down" in page
-    assert http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"] == listed  # peeking keeps them
+    peeked = http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"]
+    assert peeked == listed  # peeking keeps them
 
     set_fault(label, False)
     requeued = http.post(f"/v1/queues/default/dead-letters/{message_id}/requeue", headers=BEARER)
@@ -121,7 +122,8 @@ def test_a_requeue_that_rabbitmq_refuses_leaves_the_dead_letter_where_it_was(htt
     response = http.post(f"/v1/queues/default/dead-letters/{lost.message_id}/requeue", headers=BEARER)
     assert response.status_code == 502, response.text
     assert "no_such_queue" in response.json()["detail"] and "still in default.XQ" in response.json()["detail"]
-    remaining = {d["message_id"] for d in http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"]}
+    letters = http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"]
+    remaining = {d["message_id"] for d in letters}
     assert remaining == {ghost, lost.message_id}
     assert [e["event"] for e in life(lost.message_id)["events"]] == ["requeued", "requeue_failed"]
     assert life(lost.message_id)["status"] == "dead_lettered"
@@ -130,7 +132,8 @@ def test_a_requeue_that_rabbitmq_refuses_leaves_the_dead_letter_where_it_was(htt
 def test_delete_one_and_purge_dead_letters(http: TestClient) -> None:
     keep, drop = craft_dead_letter(args=("keep",)), craft_dead_letter(args=("drop",))
     assert http.delete(f"/v1/queues/default/dead-letters/{drop}", headers=BEARER).status_code == 200
-    assert [d["message_id"] for d in http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"]] == [keep]
+    letters = http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"]
+    assert [d["message_id"] for d in letters] == [keep]
     assert http.delete(f"/v1/queues/default/dead-letters/{drop}", headers=BEARER).status_code == 404
     purged = http.delete("/v1/queues/default/dead-letters", headers=BEARER)
     assert purged.json() == {"queue": "default", "purged": 1}
@@ -142,7 +145,8 @@ def test_the_html_forms_ask_before_destroying_and_requeue_all(http: TestClient, 
     ids = {craft_dead_letter(args=(str(i),)) for i in range(3)}
     ask = http.post("/queues/default/dead-letters/purge", headers=BEARER)
     assert ask.status_code == 200 and "Delete all 3 dead letters of default" in ask.text
-    assert {d["message_id"] for d in http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"]} == ids
+    letters = http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"]
+    assert {d["message_id"] for d in letters} == ids
     done = http.post("/queues/default/dead-letters/requeue", headers=BEARER)
     assert done.status_code == 303 and "Requeued%203%20messages" in done.headers["location"]
     assert http.get("/v1/queues/default/dead-letters", headers=BEARER).json()["dead_letters"] == []
@@ -243,8 +247,12 @@ def test_runs_search_by_actor_status_time_and_id_prefix_with_paging(http: TestCl
     events = []
     for i in range(5):
         mid = f"{prefix}-{i}"
-        events.append(RunEvent(mid, "enqueued", "enqueued", at=base + timedelta(hours=i), actor="search_me", queue="default"))
-        ended = RunEvent(mid, "failed", "failed", error=f"boom {i}") if i % 2 else RunEvent(mid, "succeeded", "succeeded")
+        enqueued_at = base + timedelta(hours=i)
+        events.append(RunEvent(mid, "enqueued", "enqueued", at=enqueued_at, actor="search_me", queue="default"))
+        if i % 2:
+            ended = RunEvent(mid, "failed", "failed", error=f"boom {i}")
+        else:
+            ended = RunEvent(mid, "succeeded", "succeeded")
         ended.at = base + timedelta(hours=i, minutes=1)
         events.append(ended)
     with psycopg.connect(libpq_dsn(get_settings().database_url), autocommit=True) as conn:

@@ -48,7 +48,7 @@ def test_the_chart_draws_the_band_the_median_and_a_point_per_day() -> None:
     assert svg.count("<circle") == 5 and 'fill="#fff"' in svg  # a thin day is an open circle
     assert "Boba &lt;Fett&gt;" in svg and "<Fett>" not in svg
     assert "2031-01-03: median 12.00 EUR (p25 11.00 – p75 14.00), n=10" in svg
-    gap = points[:2] + [ChartPoint(days[2], None, None, None, 0)] + points[3:]
+    gap = [*points[:2], ChartPoint(days[2], None, None, None, 0), *points[3:]]
     assert price_chart(gap, "t", "USD").count('class="median"') == 2  # a day without prices breaks the line
     single = price_chart(points[:1], "t", "USD")
     assert '<line class="band"' in single and single.count("<circle") == 1

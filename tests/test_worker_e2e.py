@@ -34,7 +34,7 @@ def life(message_id: str) -> dict | None:
         return found.as_dict() if found else None
 
 
-def status_is(message_id: str, *statuses: str):  # noqa: ANN201
+def status_is(message_id: str, *statuses: str):
     def check() -> dict | None:
         current = life(message_id)
         return current if current and current["status"] in statuses else None
@@ -42,7 +42,7 @@ def status_is(message_id: str, *statuses: str):  # noqa: ANN201
     return check
 
 
-def test_health_check_from_a_shell_end_to_end(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_health_check_from_a_shell_end_to_end(broker, tmp_path: Path) -> None:
     from actors import health_check
 
     # Exactly what a user types in a Python shell, in a separate interpreter.
@@ -68,7 +68,7 @@ def test_health_check_from_a_shell_end_to_end(broker, tmp_path: Path) -> None:  
     assert done["attempts"] == 1 and done["duration_ms"] is not None and done["worker"]
 
 
-def test_status_shows_enqueued_running_succeeded(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_status_shows_enqueued_running_succeeded(broker, tmp_path: Path) -> None:
     from tests.support.actors import sleep_then_echo
 
     message = sleep_then_echo.send(3, "hello")
@@ -86,7 +86,7 @@ def test_status_shows_enqueued_running_succeeded(broker, tmp_path: Path) -> None
         assert word in cli.stdout
 
 
-def test_transient_error_retries_then_dead_letters_with_the_error(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_transient_error_retries_then_dead_letters_with_the_error(broker, tmp_path: Path) -> None:
     from tests.support.actors import always_flaky
 
     message = always_flaky.send("sw0001a")
@@ -102,7 +102,7 @@ def test_transient_error_retries_then_dead_letters_with_the_error(broker, tmp_pa
     wait_for(lambda: broker.get_queue_message_counts("default")[2] == 1, what="message in default.XQ")
 
 
-def test_sigkilled_worker_message_is_redelivered_and_history_shows_both_attempts(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_sigkilled_worker_message_is_redelivered_and_history_shows_both_attempts(broker, tmp_path: Path) -> None:
     from tests.support.actors import sleep_then_echo
 
     message = sleep_then_echo.send(4, "survivor")
@@ -121,7 +121,7 @@ def test_sigkilled_worker_message_is_redelivered_and_history_shows_both_attempts
     assert len({e["worker"] for e in done["events"] if e["event"] == "running"}) == 2
 
 
-def test_bad_input_fails_at_once_without_retry(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_bad_input_fails_at_once_without_retry(broker, tmp_path: Path) -> None:
     from tests.support.actors import reject_bad_day
 
     message = reject_bad_day.send("2026-02-30")
@@ -132,7 +132,7 @@ def test_bad_input_fails_at_once_without_retry(broker, tmp_path: Path) -> None: 
 
 
 def test_arguments_the_actor_does_not_take_fail_at_once_but_a_type_error_inside_is_retried(
-        broker, tmp_path: Path) -> None:  # noqa: ANN001
+        broker, tmp_path: Path) -> None:
     from tests.support.actors import reject_bad_day
 
     # Sent by hand, around `stonks send`'s check: no retry can make these fit.
@@ -145,7 +145,7 @@ def test_arguments_the_actor_does_not_take_fail_at_once_but_a_type_error_inside_
     assert "TypeError" in retried["error"]
 
 
-def test_a_result_waited_for_longer_than_the_redis_clients_default_timeout_arrives(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_result_waited_for_longer_than_the_redis_clients_default_timeout_arrives(broker, tmp_path: Path) -> None:
     from tests.support.actors import sleep_then_echo
 
     # redis-py 8 gives every connection a 5 s socket timeout unless told otherwise; the
@@ -165,7 +165,7 @@ def _refused(env: dict[str, str], log: Path) -> str:
     return log.read_text()
 
 
-def test_a_worker_refuses_actor_time_limits_above_the_consumer_timeout(broker, tmp_path: Path) -> None:  # noqa: ANN001
+def test_a_worker_refuses_actor_time_limits_above_the_consumer_timeout(broker, tmp_path: Path) -> None:
     from tests.support.actors import echo
 
     message = echo.send("never")
@@ -177,7 +177,7 @@ def test_a_worker_refuses_actor_time_limits_above_the_consumer_timeout(broker, t
 
 
 def test_a_worker_refuses_a_schema_behind_the_code_and_waits_for_a_database_that_does_not_answer(
-        broker, tmp_path: Path) -> None:  # noqa: ANN001
+        broker, tmp_path: Path) -> None:
     from pipeline import db
     from tests.support import services
 
@@ -187,7 +187,8 @@ def test_a_worker_refuses_a_schema_behind_the_code_and_waits_for_a_database_that
         url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
         db.upgrade(url, "0003")
         text = _refused({"DATABASE_URL": url}, tmp_path / "old.log")
-        assert f"the database's schema is at 0003, this code needs {db.head_revision()}: run `stonks db upgrade`" in text
+        assert (f"the database's schema is at 0003, this code needs {db.head_revision()}: "
+                "run `stonks db upgrade`") in text
         db.get_engine(url).dispose()
         db.upgrade(url)
         with running_worker(TEST_ACTORS, env={"DATABASE_URL": url}, log=tmp_path / "head.log") as proc:

@@ -9,7 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
 from pydantic import SecretStr
@@ -31,9 +31,12 @@ def settings_with(**overrides: Any) -> Settings:
 class RecordingDispatcher:
     """Stands in for the broker where a test only checks what would be sent."""
 
-    ACTORS = {"health_check": "()", "sync_catalog_from_brickset": "(theme=None, year=None, limit=500)",
-              "fetch_prices_for_minifigure": "(minifigure_id, condition=None)",
-              "aggregate_daily_snapshots": "(target_date=None)"}
+    ACTORS: ClassVar[dict[str, str]] = {
+        "health_check": "()",
+        "sync_catalog_from_brickset": "(theme=None, year=None, limit=500)",
+        "fetch_prices_for_minifigure": "(minifigure_id, condition=None)",
+        "aggregate_daily_snapshots": "(target_date=None)",
+    }
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, dict[str, Any], tuple[Any, ...], str | None]] = []
@@ -45,7 +48,9 @@ class RecordingDispatcher:
     def queues(self) -> list[str]:
         return ["default", "processing", "scraping"]
 
-    def send(self, actor: str, kwargs: dict[str, Any], *, args: Sequence[Any] = (), parent_id: str | None = None) -> str:
+    def send(
+        self, actor: str, kwargs: dict[str, Any], *, args: Sequence[Any] = (), parent_id: str | None = None
+    ) -> str:
         if actor not in self.ACTORS:
             raise UnknownActor(actor, list(self.ACTORS))
         if actor == "health_check" and (args or kwargs):
