@@ -54,13 +54,13 @@ def _queue_of(message_id: str, queue: str | None) -> str:
     if queue:
         return rabbit.canonical(queue)
     from pipeline.db import session_scope
-    from pipeline.models import Run
+    from pipeline.history.reads import get_run
 
     with session_scope() as session:
-        run = session.get(Run, message_id)
-        if run is None or not run.queue:
+        life = get_run(session, message_id)
+        if life is None or not life.run.queue:
             raise NotFound(f"no run with message id {message_id} in history: name its queue with --queue")
-        return run.queue
+        return life.run.queue
 
 
 @dlq.command("show")
