@@ -28,11 +28,13 @@ def _json_arg(value: str | None, kind: type, name: str) -> Any:
 
 
 def resolve_actor(name: str) -> Any:
+    from dramatiq.errors import ActorNotFound
+
     import actors
 
     try:
         return actors.broker.get_actor(name)
-    except Exception:
+    except ActorNotFound:
         known = ", ".join(sorted(actors.broker.actors))
         raise click.UsageError(f"unknown actor {name!r}; registered actors: {known}") from None
 
