@@ -1,4 +1,4 @@
-"""The `stonks` commands that talk to the broker; the rest come from `pipeline.cli`."""
+"""`stonks send` and `stonks cancel`: one message, sent by actor name or cancelled before it starts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from typing import Any
 import click
 
 from actors.arguments import refusal
-from pipeline.cli import cli, emit
+from actors.cli.output import emit, handles_errors, json_option
+from pipeline.history.store import record_now
+from pipeline.ops import actions
+from pipeline.settings import get_settings
 
 
 def _json_arg(value: str | None, kind: type, name: str) -> Any:
@@ -25,11 +28,13 @@ def _json_arg(value: str | None, kind: type, name: str) -> Any:
 
 
 def resolve_actor(name: str) -> Any:
+    from dramatiq.errors import ActorNotFound
+
     import actors
 
     try:
         return actors.broker.get_actor(name)
-    except Exception:
+    except ActorNotFound:
         known = ", ".join(sorted(actors.broker.actors))
         raise click.UsageError(f"unknown actor {name!r}; registered actors: {known}") from None
 
@@ -41,7 +46,7 @@ def check_arguments(actor: Any, args: list[Any], kwargs: dict[str, Any]) -> None
         raise click.UsageError(problem)
 
 
-@cli.command("send")
+@click.command("send")
 @click.argument("actor_name")
 @click.option("--args", "args_json", help='Positional arguments as a JSON array, e.g. \'["sw0001a"]\'.')
 @click.option("--kwargs", "kwargs_json", help='Keyword arguments as a JSON object, e.g. \'{"limit": 10}\'.')
@@ -74,36 +79,15 @@ def send(actor_name: str, args_json: str | None, kwargs_json: str | None, delay:
     emit(data, as_json, text)
 
 
-@cli.command("health")
-@click.option("--json", "as_json", is_flag=True)
-@click.option("--via-worker", is_flag=True, help="Send health_check to a worker and wait for its answer.")
-@click.option("--timeout", default=30.0, show_default=True)
-def health(as_json: bool, via_worker: bool, timeout: float) -> None:
-    """Check the broker, the database and Redis (here, or through a worker)."""
-    if via_worker:
-        from actors import health_check
+@click.command("cancel")
+@click.argument("message_id")
+@json_option
+@handles_errors
+def cancel(message_id: str, as_json: bool) -> None:
+    """Cancel a message that has not started (a worker skips it); a running one cannot be."""
+    from actors.dispatcher import dispatcher
+    from pipeline.db import session_scope
 
-        report = health_check.send().get_result(block=True, timeout=int(timeout * 1000))
-    else:
-        from pipeline.ops.health import check_all
-        from pipeline.settings import get_settings
-
-        report = check_all(get_settings())
-    text = "\n".join(
-        f"{name:<9} {'ok' if c['ok'] else 'FAILED'}  {c.get('error') or ''}".rstrip()
-        for name, c in report["checks"].items()
-    )
-    emit(report, as_json, text)
-    sys.exit(0 if report["ok"] else 1)
-
-
-# Command groups owned by other parts of the system register themselves on `cli`.
-from actors import cli_ops, cli_pipeline, cli_schedule  # noqa: E402,F401
-
-
-def main() -> None:
-    cli()
-
-
-if __name__ == "__main__":
-    main()
+    with session_scope() as session:
+        data = actions.cancel_message(session, dispatcher(), record_now(get_settings()), message_id, by="cli")
+    emit(data, as_json, f"{message_id}: cancellation requested ({data['detail']})")

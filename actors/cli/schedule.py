@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from pipeline.cli import cli, emit
+from actors.cli.output import emit
 from pipeline.scheduling.table import (
     ScheduleError,
     check_actors,
@@ -19,7 +19,7 @@ from pipeline.scheduling.table import (
 from pipeline.settings import get_settings
 
 
-@cli.command("schedule")
+@click.command("schedule")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def schedule(as_json: bool) -> None:
     """The schedule table: per entry its last tick (when, which process, message, outcome), next tick and state.

@@ -9,15 +9,15 @@ from typing import Any
 
 import click
 
+from actors.cli.output import emit
 from pipeline import db
-from pipeline.cli import cli, emit
 from pipeline.errors import InvalidInput
 from pipeline.services import backfill as backfill_days
 
 POLL_S = 0.5
 
 
-@cli.command("backfill")
+@click.command("backfill")
 @click.argument("start")
 @click.argument("end")
 @click.option("--dry-run", is_flag=True, help="List the days it would aggregate and send nothing.")
