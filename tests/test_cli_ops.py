@@ -24,7 +24,7 @@ from tests.support.worker import ROOT
 pytestmark = pytest.mark.usefixtures("services")
 
 
-def stonks(*args: str, input: str | None = None) -> Any:  # noqa: A002
+def stonks(*args: str, input: str | None = None) -> Any:
     from actors.cli import cli
 
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)

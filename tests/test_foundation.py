@@ -98,7 +98,8 @@ def test_every_argument_check_takes_exactly_its_actors_arguments() -> None:
 
     assert len(CHECKS) == 9
     for name, check in CHECKS.items():
-        ours, theirs = inspect.signature(check).parameters, inspect.signature(actors.broker.get_actor(name).fn).parameters
+        ours = inspect.signature(check).parameters
+        theirs = inspect.signature(actors.broker.get_actor(name).fn).parameters
         assert [(p.name, p.default) for p in ours.values()] == [(p.name, p.default) for p in theirs.values()], name
 
 

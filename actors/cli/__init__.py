@@ -16,7 +16,7 @@ from actors.cli.backfill import backfill
 from actors.cli.db import db_group
 from actors.cli.dlq import dlq
 from actors.cli.health import health
-from actors.cli.inspect import inspect_, workers
+from actors.cli.inspection import inspect_, workers
 from actors.cli.messages import cancel, send
 from actors.cli.queues import purge, queues
 from actors.cli.runs import runs, status

@@ -18,7 +18,8 @@ import click
 import pika.exceptions
 import sqlalchemy.exc
 
-from pipeline.ops import actions, rabbit
+from pipeline.errors import NotFound
+from pipeline.ops import actions
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
@@ -38,7 +39,7 @@ def handles_errors(command: Callable[..., None]) -> Callable[..., None]:
     def wrapper(*args: Any, **kwargs: Any) -> None:
         try:
             command(*args, **kwargs)
-        except (rabbit.QueueNotFound, rabbit.MessageNotFound, actions.NotFound) as exc:
+        except NotFound as exc:  # a queue, a message, a run, a record
             click.echo(str(exc), err=True)
             sys.exit(1)
         except actions.Refused as exc:

@@ -63,7 +63,7 @@ def runs(actor: str | None, status_: str | None, since: str | None, until: str |
     with db.session_scope() as session:
         rows = search_runs(session, actor=actor, status=status_, since=_when(since), until=_when(until),
                            message_id=message_id, limit=limit)
-        data = [
+        data: list[dict[str, Any]] = [
             {"message_id": r.message_id, "actor": r.actor, "status": r.status,
              "status_at": r.status_at.isoformat(), "attempts": r.attempts, "error": r.error}
             for r in rows
