@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import dramatiq
 
 import actors
 from actors.middleware.history import worker_id
+from pipeline.clock import utcnow
 from pipeline.ops.health import check_all
 from pipeline.settings import get_settings
 
@@ -20,4 +20,4 @@ def health_check() -> dict[str, Any]:
     history = actors.stack.writer.state()
     report["checks"]["history"] = history
     report["ok"] = report["ok"] and history["ok"]
-    return {**report, "worker": worker_id(), "checked_at": datetime.now(UTC).isoformat()}
+    return {**report, "worker": worker_id(), "checked_at": utcnow().isoformat()}

@@ -22,11 +22,12 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
 from dramatiq.rate_limits.backends import RedisBackend
 
+from pipeline.clock import utcnow
 from pipeline.errors import Deferred
 from pipeline.settings import get_settings
 from pipeline.sources.ebay import EbayClient
@@ -149,7 +150,7 @@ class Quotas:
             return
         if not self.ebay.take():
             raise Deferred(f"eBay Browse: the daily quota of {self.ebay_daily} calls, shared by all "
-                           "workers, is spent", seconds_to_next_utc_day(datetime.now(UTC)))
+                           "workers, is spent", seconds_to_next_utc_day(utcnow()))
 
     def _paced(self) -> None:
         deadline = time.monotonic() + MAX_PACED_WAIT_S
@@ -196,7 +197,7 @@ def deferring(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except TransientSourceError as exc:
-            deferral = deferral_for(exc, datetime.now(UTC))
+            deferral = deferral_for(exc, utcnow())
             if deferral is None:
                 raise
             logger.info("%s: deferring by %.0f s: %s", fn.__name__, deferral.delay_s, exc)

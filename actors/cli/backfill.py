@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from actors.cli.output import emit
 from pipeline import db
+from pipeline.clock import utcnow
 from pipeline.errors import InvalidInput
 from pipeline.services import backfill as backfill_days
 
@@ -26,7 +26,7 @@ POLL_S = 0.5
 @click.option("--json", "as_json", is_flag=True)
 def backfill(start: str, end: str, dry_run: bool, no_wait: bool, timeout: float, as_json: bool) -> None:
     """Aggregate the snapshots of every day from START to END (YYYY-MM-DD, both included, at most 366)."""
-    today = datetime.now(UTC).date()
+    today = utcnow().date()
     try:
         days = backfill_days.days(start, end, today)
     except InvalidInput as exc:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from actors.cli.output import emit, handles_errors, json_option, table
+from pipeline.clock import utcnow
 from pipeline.settings import get_settings
 
 
@@ -17,7 +17,7 @@ def _workers(include_old: bool = False) -> list[Any]:
     from pipeline.ops.workers import list_workers
 
     with session_scope() as session:
-        return list_workers(session, datetime.now(UTC), include_old=include_old)
+        return list_workers(session, utcnow(), include_old=include_old)
 
 
 @click.command("workers")
@@ -44,7 +44,7 @@ def inspect_(what: str, as_json: bool) -> None:
     from pipeline.db import session_scope
     from pipeline.ops import inspection
 
-    now = datetime.now(UTC)
+    now = utcnow()
     with session_scope() as session:
         if what == "active":
             data: Any = inspection.active(session, now)

@@ -9,6 +9,7 @@ import click
 
 from actors.cli.output import emit
 from pipeline import db
+from pipeline.clock import utcnow
 
 
 @click.command("status")
@@ -37,7 +38,7 @@ def _when(value: str | None) -> Any:
     if age:
         unit = {"m": "minutes", "h": "hours", "d": "days"}[age.group(2)]
         try:
-            return datetime.now(UTC) - timedelta(**{unit: int(age.group(1))})
+            return utcnow() - timedelta(**{unit: int(age.group(1))})
         except OverflowError:
             raise click.BadParameter(f"{value!r} reaches back before the year 1") from None
     try:

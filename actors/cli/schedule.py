@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import inspect
 import sys
-from datetime import UTC, datetime
 from typing import Any
 
 import click
 
 from actors.cli.output import emit
+from pipeline.clock import utcnow
 from pipeline.scheduling.table import (
     ScheduleError,
     check_actors,
@@ -42,7 +42,7 @@ def schedule(as_json: bool) -> None:
         check_actors(table, {name: inspect.signature(a.fn) for name, a in actors.broker.actors.items()})
     except ScheduleError as exc:
         problem = str(exc)
-    now = datetime.now(UTC)
+    now = utcnow()
     with session_scope() as session:
         entries = schedule_overview(session, table, now)
     data = {"source": table.source, "now": now.isoformat(), "problems": problem, "entries": entries}

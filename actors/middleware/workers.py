@@ -7,7 +7,6 @@ import os
 import resource
 import socket
 import threading
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -15,6 +14,7 @@ from dramatiq.middleware import Middleware, MiddlewareError
 from dramatiq.middleware.time_limit import TimeLimit
 
 from actors.middleware.history import RunHistory, worker_id
+from pipeline.clock import utcnow
 from pipeline.db import close_quietly, libpq_dsn
 from pipeline.ops.workers import HEARTBEAT_S
 from pipeline.sql import workers
@@ -125,12 +125,12 @@ class Heartbeats(Middleware):
         self.interval_s = interval_s
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._started_at = datetime.now(UTC)
+        self._started_at = utcnow()
         self._queues: list[str] = []
         self._conn: psycopg.Connection[Any] | None = None
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        self._started_at = datetime.now(UTC)
+        self._started_at = utcnow()
         self._queues = sorted(worker.consumer_whitelist or broker.get_declared_queues())
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
@@ -154,7 +154,7 @@ class Heartbeats(Middleware):
                 self._conn = psycopg.connect(self.dsn, connect_timeout=3, autocommit=True)
             workers.write_heartbeat(
                 self._conn, worker_id=worker_id(), hostname=socket.gethostname(), pid=os.getpid(),
-                queues=self._queues, started_at=self._started_at, stopped_at=datetime.now(UTC) if stopped else None,
+                queues=self._queues, started_at=self._started_at, stopped_at=utcnow() if stopped else None,
                 in_flight=state["in_flight"], processed=state["processed"], failed=state["failed"], rss_mb=rss_mb())
         except psycopg.Error as exc:
             logger.warning("heartbeat not written: %s", exc)

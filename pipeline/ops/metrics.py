@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from pipeline import db
+from pipeline.clock import utcnow
 from pipeline.ops import rabbit
 from pipeline.settings import Settings
 from pipeline.sql import snapshots
@@ -50,7 +51,7 @@ class StonksCollector(Collector):
         yield consumers
 
     def _database(self) -> Iterator[GaugeMetricFamily]:
-        now = datetime.now(UTC)
+        now = utcnow()
         try:
             with db.get_engine(self.settings.database_url).connect() as conn:
                 figures, stale, latest = snapshots.freshness(conn, now.date() - timedelta(days=1))
@@ -64,7 +65,7 @@ class StonksCollector(Collector):
         )
         age = GaugeMetricFamily("stonks_latest_snapshot_age_days", "Days since the newest snapshot's date")
         if latest is not None:
-            age.add_metric([], (datetime.now(UTC).date() - latest).days)
+            age.add_metric([], (utcnow().date() - latest).days)
         yield age
         by_status = GaugeMetricFamily("stonks_runs_last_day", "Runs in the last 24 h by actor and status",
                                       labels=["actor", "status"])

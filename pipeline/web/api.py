@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy.orm import Session
 
+from pipeline.clock import utcnow
 from pipeline.history import reads
 from pipeline.history.events import TERMINAL
 from pipeline.history.reads import get_run
@@ -20,7 +21,7 @@ from pipeline.services.catalog import FIRST_YEAR, check_year
 from pipeline.services.inputs import parse_past_day, parse_text
 from pipeline.sources.conditions import parse_condition
 from pipeline.sql import catalog
-from pipeline.web.deps import Ctx, context, db_session, now_utc
+from pipeline.web.deps import Ctx, context, db_session
 from pipeline.web.forms import parse_when
 
 router = APIRouter(prefix="/v1")
@@ -45,7 +46,7 @@ class SyncCatalog(BaseModel):
     @field_validator("year")
     @classmethod
     def _year(cls, value: int | None) -> int | None:
-        return check_year(value, now_utc().year)
+        return check_year(value, utcnow().year)
 
 
 class FetchPrices(BaseModel):
@@ -63,7 +64,7 @@ class AggregateSnapshots(BaseModel):
     @field_validator("target_date")
     @classmethod
     def _past(cls, value: date | None) -> date | None:
-        today = now_utc().date()
+        today = utcnow().date()
         return None if value is None else parse_past_day(value.isoformat(), "target_date", today, today)
 
 
@@ -185,7 +186,7 @@ def list_runs(actor: str | None = None, status: str | None = None, since: str | 
 @router.get("/workers", tags=["workers"])
 def list_workers(session: Session = Depends(db_session)) -> list[dict[str, Any]]:
     """Workers from their heartbeats; `gone` when three heartbeats were missed."""
-    return [w.as_dict() for w in workers.list_workers(session, now_utc())]
+    return [w.as_dict() for w in workers.list_workers(session, utcnow())]
 
 
 @router.get("/queues", tags=["queues"])
@@ -234,4 +235,4 @@ def purge_dead_letters(name: QueueName, ctx: Ctx = Depends(context)) -> dict[str
 @router.get("/schedules", tags=["schedules"])
 def list_schedules(ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> dict[str, Any]:
     """Every schedule entry with its next tick, its last tick and that run, and whether it is late."""
-    return schedule_view(session, now_utc(), ctx.settings.schedule_file).as_dict()
+    return schedule_view(session, utcnow(), ctx.settings.schedule_file).as_dict()

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.clock import utcnow
 from pipeline.errors import NotFound
 from pipeline.history.store import record_now
 from pipeline.ops import rabbit
@@ -38,9 +39,7 @@ HERE = Path(__file__).parent
 def _ago(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return "–"
-    from pipeline.web.deps import now_utc
-
-    seconds = int(((now or now_utc()) - value).total_seconds())
+    seconds = int(((now or utcnow()) - value).total_seconds())
     if seconds < 0:
         return f"in {_span(-seconds)}"
     return f"{_span(seconds)} ago"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
@@ -33,10 +32,6 @@ def context(request: Request) -> Ctx:
 def db_session(request: Request) -> Iterator[Session]:
     with session_scope(request.app.state.ctx.settings.database_url) as session:
         yield session
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 def template(request: Request, name: str, data: dict[str, Any], **options: Any) -> Response:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from pipeline.clock import utcnow
 from pipeline.history import reads
 from pipeline.history.events import STATUSES
 from pipeline.history.reads import get_run
@@ -18,7 +19,7 @@ from pipeline.ops import actions, rabbit, workers
 from pipeline.scheduling.ticks import schedule_view
 from pipeline.sql import runs
 from pipeline.web import deps
-from pipeline.web.deps import Ctx, context, db_session, now_utc
+from pipeline.web.deps import Ctx, context, db_session
 from pipeline.web.forms import parse_when, read_form
 
 router = APIRouter(include_in_schema=False)
@@ -47,7 +48,7 @@ def confirm_page(request: Request, question: str, cancel_to: str) -> Response:
 
 @router.get("/")
 def overview(request: Request, ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> Response:
-    now = now_utc()
+    now = utcnow()
     try:
         queues = rabbit.queue_overview(ctx.settings, ctx.dispatcher.queues())
     except Exception as exc:  # the overview still shows history when RabbitMQ is away  # noqa: BLE001
@@ -149,13 +150,13 @@ def cancel_page(message_id: str, ctx: Ctx = Depends(context), session: Session =
 
 @router.get("/workers")
 def workers_page(request: Request, all: bool = False, session: Session = Depends(db_session)) -> Response:
-    return render(request, "workers.html", workers=workers.list_workers(session, now_utc(), include_old=all),
+    return render(request, "workers.html", workers=workers.list_workers(session, utcnow(), include_old=all),
                   gone_after=workers.GONE_AFTER_S, show_all=all)
 
 
 @router.get("/schedules")
 def schedules_page(request: Request, ctx: Ctx = Depends(context), session: Session = Depends(db_session)) -> Response:
-    return render(request, "schedules.html", schedule=schedule_view(session, now_utc(), ctx.settings.schedule_file),
+    return render(request, "schedules.html", schedule=schedule_view(session, utcnow(), ctx.settings.schedule_file),
                   delayed=reads.delayed_runs(session))
 
 
