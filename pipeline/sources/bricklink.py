@@ -125,7 +125,7 @@ def parse_price_guide(payload: Any, guide_type: GuideType, endpoint: str = "pric
     data = parse(BricklinkDataJson, payload, service=SERVICE, endpoint=endpoint, record="reply").data
     record = named("price guide of", data, "item", "no", default="price guide")
     guide = parse(BricklinkPriceGuideJson, data, service=SERVICE, endpoint=endpoint, record=record)
-    prices = (guide.min_price, guide.max_price, guide.avg_price, guide.qty_avg_price)
+    prices: tuple[Decimal | None, ...] = (guide.min_price, guide.max_price, guide.avg_price, guide.qty_avg_price)
     if guide.total_quantity == 0:
         prices = (None, None, None, None)  # zeros that mean "no data"
     details = tuple(parse_price_detail(obj, endpoint, f"{record} price detail #{position}")

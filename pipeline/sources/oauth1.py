@@ -38,7 +38,8 @@ def authorization_header(
         nonce=nonce,
     )
     _, headers, _ = client.sign(url, http_method=method.upper())
-    return headers["Authorization"]
+    header: str = headers["Authorization"]
+    return header
 
 
 class OAuth1(requests.auth.AuthBase):

@@ -151,10 +151,10 @@ def text(value: Any) -> str:
     """A string, or an integer written as one; storable as PostgreSQL text."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise Refused("is not a string", value)
-    value = str(value)
-    if "\x00" in value or not _encodable(value):
-        raise Refused("is not text (a NUL or an unpaired surrogate)", value)
-    return value
+    found = str(value)
+    if "\x00" in found or not _encodable(found):
+        raise Refused("is not text (a NUL or an unpaired surrogate)", found)
+    return found
 
 
 def code(max_length: int | None = None) -> Callable[[Any], str]:
@@ -162,7 +162,7 @@ def code(max_length: int | None = None) -> Callable[[Any], str]:
 
     def read(value: Any) -> str:
         found = text(value).strip()
-        if not _CODE.fullmatch(found) or max_length is not None and len(found) > max_length:
+        if not _CODE.fullmatch(found) or (max_length is not None and len(found) > max_length):
             limit = f" of at most {max_length} characters" if max_length is not None else ""
             raise Refused(f"is not an id{limit} (printable ASCII, no spaces)", found)
         return found

@@ -141,7 +141,8 @@ def parse_set(obj: Any) -> RebrickableSet:
 
 
 def parse_minifig(obj: Any, endpoint: str = "/lego/minifigs/") -> RebrickableMinifig:
-    fig = parse(RebrickableMinifigJson, obj, service=SERVICE, endpoint=endpoint, record=named("minifig", obj, "set_num"))
+    record = named("minifig", obj, "set_num")
+    fig = parse(RebrickableMinifigJson, obj, service=SERVICE, endpoint=endpoint, record=record)
     return RebrickableMinifig(
         fig_num=fig.set_num,
         name=fig.name,
@@ -263,7 +264,8 @@ class RebrickableClient:
         results: list[Any] = []
         while url is not None:
             seen.add(url)
-            page = parse(RebrickablePageJson, self._get(url, path, query), service=SERVICE, endpoint=path, record="page")
+            reply = self._get(url, path, query)
+            page = parse(RebrickablePageJson, reply, service=SERVICE, endpoint=path, record="page")
             results.extend(page.results)
             url, query = page.next, None
             if url is not None:

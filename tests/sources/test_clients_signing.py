@@ -55,7 +55,8 @@ def test_twitter_example_with_reserved_characters_in_a_parameter() -> None:
     header = authorization_header(
         "post", f"https://api.twitter.com/1.1/statuses/update.json?include_entities=true&status={status}",
         consumer_key="xvz1evFS4wEEPTGEFPHBog", consumer_secret="kAcSOqF21Fu85e7zjz7ZN2U4ZRhfV3WpwPAoE3Z7kBw",
-        token="370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb", token_secret="LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE",
+        token="370773112-GmHxMAgYyLbNEtIKZeRNFsMKPR9EyMZeS9weJAEb",
+        token_secret="LswwdoUaIvS8ltyTt5jkRh4J50vUPVVHtR2YPi5kE",
         timestamp="1318622958", nonce="kYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg",
     )
     assert signature_of(header) == "hCtSmYh+iHYCEqBWrE7C7hYmtUk="
