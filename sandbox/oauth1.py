@@ -1,57 +1,32 @@
-"""OAuth 1.0a HMAC-SHA1 signatures (RFC 5849 §3.4), to check what a BrickLink client signs."""
+"""OAuth 1.0a HMAC-SHA1 signatures (RFC 5849 §3.4), to check what a BrickLink client signs, by oauthlib."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import re
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from oauthlib.common import Request as SignedRequest
+from oauthlib.oauth1.rfc5849 import signature, utils
 
 from .messages import Request
 
-_HEADER_PAIR = re.compile(r'([A-Za-z0-9_]+)\s*=\s*"([^"]*)"')
 _REQUIRED = ("oauth_consumer_key", "oauth_token", "oauth_signature_method", "oauth_timestamp", "oauth_nonce",
              "oauth_signature")
 
 
-def percent_encode(text: str) -> str:
-    """RFC 5849 §3.6: everything but the unreserved characters, in upper-case hex."""
-    return quote(text, safe="-._~")
-
-
-def base_uri(origin: str, path: str) -> str:
-    """§3.4.1.2: lower-case scheme and host, the default port left out, no query."""
-    parts = urlsplit(origin)
-    host = (parts.hostname or "").lower()
-    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
-    authority = host if parts.port in (None, default) else f"{host}:{parts.port}"
-    return f"{parts.scheme.lower()}://{authority}{path}"
-
-
-def base_string(method: str, uri: str, params: list[tuple[str, str]]) -> str:
-    """§3.4.1: the method, the base URI and the sorted, encoded parameters, each encoded and joined by &."""
-    encoded = sorted((percent_encode(k), percent_encode(v)) for k, v in params)
-    normalized = "&".join(f"{k}={v}" for k, v in encoded)
-    return "&".join((method.upper(), percent_encode(uri), percent_encode(normalized)))
-
-
-def sign(text: str, consumer_secret: str, token_secret: str) -> str:
-    key = f"{percent_encode(consumer_secret)}&{percent_encode(token_secret)}"
-    return base64.b64encode(hmac.new(key.encode(), text.encode(), hashlib.sha1).digest()).decode()
-
-
 def header_params(header: str | None) -> dict[str, str] | None:
     """The parameters of an `Authorization: OAuth …` header, decoded; None when it is not one."""
-    if not header or not header.strip().lower().startswith("oauth "):
+    if not header:
         return None
-    return {name: unquote(value) for name, value in _HEADER_PAIR.findall(header.strip()[6:])}
+    try:
+        pairs = utils.parse_authorization_header(header.strip())
+    except ValueError:
+        return None
+    return {name: utils.unescape(value) for name, value in pairs}
 
 
 def check_request(request: Request, consumer_key: str, consumer_secret: str, token: str,
                   token_secret: str) -> str | None:
     """None when the request is signed with these credentials, else what is wrong with it."""
-    oauth = header_params(request.header("Authorization"))
+    header = request.header("Authorization")
+    oauth = header_params(header)
     if oauth is None:
         return "PARAMETER_MISSING: Authorization header"
     missing = [name for name in _REQUIRED if not oauth.get(name)]
@@ -65,10 +40,15 @@ def check_request(request: Request, consumer_key: str, consumer_secret: str, tok
         return "CONSUMER_KEY_UNKNOWN"
     if oauth["oauth_token"] != token:
         return "TOKEN_VALUE_UNKNOWN"
-    params = [(k, v) for k, v in oauth.items() if k not in ("oauth_signature", "realm")]
-    params += parse_qsl(request.query, keep_blank_values=True)
-    params += [(k, v) for k, values in request.form.items() for v in values]
-    text = base_string(request.method, base_uri(request.origin, request.full_path), params)
-    if not hmac.compare_digest(sign(text, consumer_secret, token_secret), oauth["oauth_signature"]):
+    form = [(name, value) for name, values in request.form.items() for value in values]
+    headers = {"Authorization": header or ""}
+    try:
+        # The URL the client addressed: its host and port, the service's prefix and the query as sent.
+        signed = SignedRequest(request.url, request.method, body=form or None, headers=headers)
+        signed.params = signature.collect_parameters(uri_query=request.query, body=form, headers=headers)
+    except ValueError:  # a query that is not URL-encoded was not signed as sent
+        return "SIGNATURE_INVALID"
+    signed.signature = oauth["oauth_signature"]
+    if not signature.verify_hmac_sha1(signed, consumer_secret, token_secret):
         return "SIGNATURE_INVALID"
     return None

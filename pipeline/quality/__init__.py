@@ -3,7 +3,8 @@
 Pure functions only: no I/O, no clock, no dramatiq. The caller stores the raw
 eBay title and condition text; this package only decides what they mean.
 
-- `condition.py`: eBay `conditionId` (+ title) -> NEW / USED / SEALED / None.
+- `condition.py`: the condition vocabularies: seed conditions, eBay `conditionId` (+ title) -> NEW / USED /
+  SEALED / None, the ids that ask Browse for a condition, BrickLink's N/U.
 - `titles.py`: title normalisation and the regex tables, written as data.
 - `numbers.py`: BrickLink / Rebrickable figure numbers and when two are the same figure.
 - `classify.py`: `classify_listing`, the exclusion reasons and their precedence.
@@ -25,8 +26,13 @@ from pipeline.quality.classify import (
 from pipeline.quality.condition import (
     CONDITIONS,
     Condition,
+    bricklink_new_or_used,
+    browse_condition_ids,
     condition_from_ebay,
+    condition_of_listing,
+    listing_matches,
     looks_sealed,
+    parse_condition,
 )
 from pipeline.quality.numbers import FigureNumber, parse_figure_number
 from pipeline.quality.stats import (
@@ -53,11 +59,16 @@ __all__ = [
     "ListingFacts",
     "ListingKind",
     "Summary",
+    "bricklink_new_or_used",
+    "browse_condition_ids",
     "classify_listing",
     "condition_from_ebay",
+    "condition_of_listing",
     "exclusion_reasons",
     "is_thin",
+    "listing_matches",
     "looks_sealed",
+    "parse_condition",
     "parse_figure_number",
     "percentile_cont",
     "summarize",

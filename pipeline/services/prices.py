@@ -20,11 +20,11 @@ from pipeline.quality import (
     Condition,
     FigureFacts,
     ListingFacts,
+    browse_condition_ids,
     classify_listing,
     parse_figure_number,
 )
 from pipeline.services import batches
-from pipeline.sources.conditions import browse_condition_ids
 from pipeline.sources.ebay import BrowseQuery, EbayClient, ItemSummary
 from pipeline.sql import catalog, receipts
 from pipeline.sql.observations import ObservationRow, mark_priced, upsert_observations

@@ -21,9 +21,9 @@ from pipeline.sources.factory import (
 
 __all__ = [
     "AuthError",
-    "RecordNotFound",
     "PermanentSourceError",
     "QuotaExceeded",
+    "RecordNotFound",
     "SourceError",
     "TransientSourceError",
     "make_bricklink_client",

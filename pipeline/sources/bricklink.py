@@ -27,7 +27,15 @@ from pipeline.sources.errors import (
 )
 from pipeline.sources.http import BeforeRequest, HttpSource, Reply, RetryPolicy
 from pipeline.sources.oauth1 import OAuth1
-from pipeline.sources.payload import Fields
+from pipeline.sources.payload import named, parse
+from pipeline.sources.replies import (
+    BricklinkDataJson,
+    BricklinkItemJson,
+    BricklinkPriceDetailJson,
+    BricklinkPriceGuideJson,
+    BricklinkReasonJson,
+    BricklinkVerdictJson,
+)
 
 SERVICE = "bricklink"
 GuideType = Literal["sold", "stock"]
@@ -87,70 +95,70 @@ def check_reply(reply: Reply) -> SourceError | None:
     payload = reply.payload
     if not reply.decoded or not isinstance(payload, dict):
         return None
-    meta = Fields(payload, SERVICE, reply.endpoint, "reply").record("meta")
-    code = meta.opt_integer("code")
+    meta = parse(BricklinkVerdictJson, payload, service=SERVICE, endpoint=reply.endpoint, record="reply").meta
+    code = meta.code
     if code is None:
         return reply.fail(PermanentSourceError, "reply has no meta.code")
     if 200 <= code < 300:
         return None
-    reason = f"{meta.opt_string('message') or code}: {meta.opt_string('description') or ''}".rstrip(": ")
+    why = parse(BricklinkReasonJson, payload.get("meta") or {}, service=SERVICE, endpoint=reply.endpoint,
+                record="reply.meta")
+    reason = f"{why.message or code}: {why.description or ''}".rstrip(": ")
     if code == 429 or code >= 500:
         return reply.fail(TransientSourceError, reason)
     return reply.fail(_CODE_ERRORS.get(code, PermanentSourceError), reason)
 
 
-def parse_price_detail(obj: Any, guide: Fields) -> PriceDetail:
-    fields = Fields(obj, SERVICE, guide.endpoint, f"{guide.what} price detail")
-    # Real answers carry a misspelt duplicate, "qunatity"; either will do.
-    quantity = fields.opt_integer("quantity", low=0)
-    quantity = quantity if quantity is not None else fields.opt_integer("qunatity", required=True, low=0)
-    assert quantity is not None
+def parse_price_detail(obj: Any, endpoint: str = "price guide", record: str = "price detail") -> PriceDetail:
+    detail = parse(BricklinkPriceDetailJson, obj, service=SERVICE, endpoint=endpoint, record=record)
     return PriceDetail(
-        quantity=quantity,
-        unit_price=fields.amount("unit_price"),
-        seller_country_code=fields.opt_string("seller_country_code"),
-        buyer_country_code=fields.opt_string("buyer_country_code"),
-        date_ordered=fields.opt_moment("date_ordered"),
-        shipping_available=fields.opt_flag("shipping_available"),
+        quantity=detail.quantity,
+        unit_price=detail.unit_price,
+        seller_country_code=detail.seller_country_code,
+        buyer_country_code=detail.buyer_country_code,
+        date_ordered=detail.date_ordered,
+        shipping_available=detail.shipping_available,
     )
 
 
 def parse_price_guide(payload: Any, guide_type: GuideType, endpoint: str = "price guide") -> PriceGuide:
-    data = Fields(payload, SERVICE, endpoint, "reply").record("data", "price guide")
-    item = data.record("item")
-    data.what = f"price guide of {item.obj.get('no')!r}"
-    total = data.integer("total_quantity", low=0)
-    prices = {key: data.amount(key) for key in ("min_price", "max_price", "avg_price", "qty_avg_price")}
-    priced = {key: value if total > 0 else None for key, value in prices.items()}
-    new_or_used = data.string("new_or_used")
-    if new_or_used not in ("N", "U"):
-        raise data.bad("new_or_used", f"is neither N nor U: {new_or_used!r}")
+    data = parse(BricklinkDataJson, payload, service=SERVICE, endpoint=endpoint, record="reply").data
+    record = named("price guide of", data, "item", "no", default="price guide")
+    guide = parse(BricklinkPriceGuideJson, data, service=SERVICE, endpoint=endpoint, record=record)
+    prices: tuple[Decimal | None, ...] = (guide.min_price, guide.max_price, guide.avg_price, guide.qty_avg_price)
+    if guide.total_quantity == 0:
+        prices = (None, None, None, None)  # zeros that mean "no data"
+    details = tuple(parse_price_detail(obj, endpoint, f"{record} price detail #{position}")
+                    for position, obj in enumerate(guide.price_detail))
     return PriceGuide(
-        item_no=item.string("no"),
-        item_type=item.string("type"),
+        item_no=guide.item.no,
+        item_type=guide.item.type,
         guide_type=guide_type,
-        new_or_used=new_or_used,  # type: ignore[arg-type]
-        currency_code=data.currency("currency_code"),
-        unit_quantity=data.integer("unit_quantity", low=0),
-        total_quantity=total,
-        details=tuple(parse_price_detail(obj, data) for obj in data.items("price_detail", required=False)),
-        **priced,
+        new_or_used=guide.new_or_used,  # type: ignore[arg-type]
+        currency_code=guide.currency_code,
+        min_price=prices[0],
+        max_price=prices[1],
+        avg_price=prices[2],
+        qty_avg_price=prices[3],
+        unit_quantity=guide.unit_quantity,
+        total_quantity=guide.total_quantity,
+        details=details,
     )
 
 
 def parse_item(payload: Any, endpoint: str = "item") -> CatalogItem:
-    data = Fields(payload, SERVICE, endpoint, "reply").record("data", "item")
-    data.what = f"item {data.obj.get('no')!r}"
+    data = parse(BricklinkDataJson, payload, service=SERVICE, endpoint=endpoint, record="reply").data
+    item = parse(BricklinkItemJson, data, service=SERVICE, endpoint=endpoint, record=named("item", data, "no"))
     return CatalogItem(
-        no=data.string("no"),
-        name=data.string("name"),
-        type=data.string("type"),
-        category_id=data.opt_integer("category_id"),
-        year_released=data.opt_integer("year_released"),
-        is_obsolete=data.opt_flag("is_obsolete"),
-        image_url=data.opt_string("image_url"),
-        thumbnail_url=data.opt_string("thumbnail_url"),
-        alternate_no=data.opt_string("alternate_no"),
+        no=item.no,
+        name=item.name,
+        type=item.type,
+        category_id=item.category_id,
+        year_released=item.year_released,
+        is_obsolete=item.is_obsolete,
+        image_url=item.image_url,
+        thumbnail_url=item.thumbnail_url,
+        alternate_no=item.alternate_no,
     )
 
 

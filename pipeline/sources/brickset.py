@@ -34,14 +34,23 @@ from pipeline.sources.http import (
     RetryPolicy,
     error_for_status,
 )
-from pipeline.sources.payload import Fields
+from pipeline.sources.payload import named, parse
+from pipeline.sources.replies import (
+    BricksetListingJson,
+    BricksetLoginJson,
+    BricksetMinifigJson,
+    BricksetMinifigsJson,
+    BricksetSetJson,
+    BricksetSetsJson,
+    BricksetThemeJson,
+    BricksetThemesJson,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE = "brickset"
 MAX_PAGE_SIZE = 500
 EVERY_NUMBER = tuple("0123456789")  # every BrickLink minifig number holds a digit
-MAX_NUMBER = 32  # the width of the catalog's bricklink_id column
 
 
 class InvalidUserHash(AuthError):
@@ -116,43 +125,36 @@ def check_reply(reply: Reply) -> SourceError | None:
 
 
 def parse_theme(obj: Any, endpoint: str = "getThemes") -> BricksetTheme:
-    fields = Fields(obj, SERVICE, endpoint, "theme")
-    return BricksetTheme(
-        name=fields.string("theme"),
-        set_count=fields.opt_integer("setCount"),
-        subtheme_count=fields.opt_integer("subthemeCount"),
-        year_from=fields.opt_integer("yearFrom"),
-        year_to=fields.opt_integer("yearTo"),
-    )
+    theme = parse(BricksetThemeJson, obj, service=SERVICE, endpoint=endpoint, record=named("theme", obj, "theme"))
+    return BricksetTheme(theme.theme, theme.setCount, theme.subthemeCount, theme.yearFrom, theme.yearTo)
 
 
 def parse_set(obj: Any, endpoint: str = "getSets") -> BricksetSet:
-    fields = Fields(obj, SERVICE, endpoint, "set")
-    fields.what = f"set {fields.obj.get('setID')!r}"
+    found = parse(BricksetSetJson, obj, service=SERVICE, endpoint=endpoint, record=named("set", obj, "setID"))
     return BricksetSet(
-        set_id=fields.integer("setID"),
-        number=fields.string("number"),
-        number_variant=fields.opt_integer("numberVariant") or 1,
-        name=fields.string("name"),
-        year=fields.opt_integer("year"),
-        theme=fields.opt_string("theme"),
-        subtheme=fields.opt_string("subtheme"),
-        pieces=fields.opt_integer("pieces"),
-        minifig_count=fields.opt_integer("minifigs"),
+        set_id=found.setID,
+        number=found.number,
+        number_variant=found.numberVariant or 1,
+        name=found.name,
+        year=found.year,
+        theme=found.theme,
+        subtheme=found.subtheme,
+        pieces=found.pieces,
+        minifig_count=found.minifigs,
     )
 
 
 def parse_minifig(obj: Any, endpoint: str = "getMinifigCollection") -> BricksetMinifig:
-    fields = Fields(obj, SERVICE, endpoint, "minifig")
-    fields.what = f"minifig {fields.obj.get('minifigNumber')!r}"
+    record = named("minifig", obj, "minifigNumber")
+    fig = parse(BricksetMinifigJson, obj, service=SERVICE, endpoint=endpoint, record=record)
     return BricksetMinifig(
-        minifig_number=fields.opt_code("minifigNumber", MAX_NUMBER),
-        name=fields.opt_string("name"),
-        category=fields.opt_string("category"),
-        owned_in_sets=fields.opt_integer("ownedInSets") or 0,
-        owned_loose=fields.opt_integer("ownedLoose") or 0,
-        owned_total=fields.opt_integer("ownedTotal") or 0,
-        wanted=bool(fields.opt_flag("wanted")),
+        minifig_number=fig.minifigNumber,
+        name=fig.name,
+        category=fig.category,
+        owned_in_sets=fig.ownedInSets or 0,
+        owned_loose=fig.ownedLoose or 0,
+        owned_total=fig.ownedTotal or 0,
+        wanted=bool(fig.wanted),
     )
 
 
@@ -192,12 +194,13 @@ class BricksetClient:
                 if not self._username or not self._password:
                     raise AuthError(SERVICE, "login", "no Brickset username and password are configured")
                 payload = self._call("login", {"username": self._username, "password": self._password})
-                self._user_hash = Fields(payload, SERVICE, "login", "login reply").code("hash")
+                self._user_hash = parse(BricksetLoginJson, payload, service=SERVICE, endpoint="login",
+                                        record="login reply").hash
             return self._user_hash
 
     def get_themes(self) -> list[BricksetTheme]:
         payload = self._call("getThemes", {})
-        return [parse_theme(obj) for obj in self._listing(payload, "getThemes", "themes")[1]]
+        return [parse_theme(obj) for obj in self._listing(payload, "getThemes", BricksetThemesJson)[1]]
 
     def get_sets(
         self,
@@ -223,7 +226,7 @@ class BricksetClient:
         while True:
             params["pageNumber"] = page_number
             payload = self._call("getSets", {"userHash": "", "params": _dump(params)})
-            matches, page = self._listing(payload, "getSets", "sets")
+            matches, page = self._listing(payload, "getSets", BricksetSetsJson)
             sets.extend(parse_set(obj) for obj in page)
             # A short page is the last, whatever `matches` claims: a wrong count must not page forever.
             if len(page) < params["pageSize"] or len(sets) >= matches:
@@ -247,7 +250,7 @@ class BricksetClient:
         if wanted:
             params["wanted"] = 1
         payload = self._call_as_user("getMinifigCollection", params)
-        matches, records = self._listing(payload, "getMinifigCollection", "minifigs")
+        matches, records = self._listing(payload, "getMinifigCollection", BricksetMinifigsJson)
         if matches > len(records):
             log.warning("brickset getMinifigCollection: %d matches but %d records", matches, len(records))
         return [parse_minifig(obj) for obj in records]
@@ -286,13 +289,10 @@ class BricksetClient:
         return self._http.call("POST", f"{self.base_url}/{method}", method, data=form, check=check_reply)
 
     @staticmethod
-    def _listing(payload: Any, endpoint: str, key: str) -> tuple[int, list[Any]]:
-        fields = Fields(payload, SERVICE, endpoint, f"{endpoint} reply")
-        records = fields.items(key, required=False)
-        matches = fields.opt_integer("matches")
-        if key not in fields.obj and matches != 0:
-            raise fields.bad(key, "is missing")
-        return (len(records) if matches is None else matches), records
+    def _listing(payload: Any, endpoint: str, model: type[BricksetListingJson]) -> tuple[int, list[Any]]:
+        listing = parse(model, payload, service=SERVICE, endpoint=endpoint, record=f"{endpoint} reply")
+        records = listing.records()
+        return (len(records) if listing.matches is None else listing.matches), records
 
 
 def _dump(params: dict[str, Any]) -> str:

@@ -39,7 +39,8 @@ from pipeline.sources.http import (
     RetryPolicy,
     error_for_status,
 )
-from pipeline.sources.payload import Fields
+from pipeline.sources.payload import parse
+from pipeline.sources.replies import EbayTokenJson
 
 __all__ = ["ApplicationToken", "BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption",
            "build_filter"]
@@ -94,9 +95,9 @@ def build_filter(query: BrowseQuery) -> str | None:
     """The `filter` value, e.g. `buyingOptions:{FIXED_PRICE|AUCTION},price:[1..10],priceCurrency:GBP`."""
     terms = []
     if query.buying_options:
-        terms.append("buyingOptions:{%s}" % "|".join(query.buying_options))
+        terms.append(f"buyingOptions:{{{'|'.join(query.buying_options)}}}")
     if query.condition_ids:
-        terms.append("conditionIds:{%s}" % "|".join(query.condition_ids))
+        terms.append(f"conditionIds:{{{'|'.join(query.condition_ids)}}}")
     low, high = query.price_min, query.price_max
     if low is not None or high is not None:
         if high is None:
@@ -209,9 +210,8 @@ class EbayClient:
             data={"grant_type": "client_credentials", "scope": SCOPE},
             check=check_reply,
         )
-        fields = Fields(payload, SERVICE, TOKEN_ENDPOINT, "token reply")
-        # The token travels in a header: printable ASCII only.
-        token, expires_in = fields.code("access_token"), fields.integer("expires_in", low=1)
+        reply = parse(EbayTokenJson, payload, service=SERVICE, endpoint=TOKEN_ENDPOINT, record="token reply")
+        token, expires_in = reply.access_token, reply.expires_in
         margin = min(self._token_margin_s, expires_in / 10)
         log.info("ebay: new application token, valid for %d s", expires_in)
         return token, self._clock() + expires_in - margin

@@ -12,15 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pipeline.sources.payload import Fields
+from pipeline.sources.payload import named, parse
+from pipeline.sources.replies import EbayItemSummaryJson, EbayMoneyJson, EbaySearchPageJson
 
 SERVICE = "ebay"
 SEARCH_ENDPOINT = "/buy/browse/v1/item_summary/search"
-# What the price_observations columns these fields are stored in can hold.
-MAX_ITEM_ID = 64
-MAX_CONDITION_ID = 8
-MAX_SHIPPING_TYPE = 16
-MAX_BIDS = 2**31 - 1  # an integer column
 
 
 @dataclass(frozen=True)
@@ -75,70 +71,49 @@ class SearchPage:
     has_next: bool
 
 
-def parse_money(parent: Fields, key: str, *, required: bool = False) -> Money | None:
-    if parent.obj.get(key) is None:
-        if required:
-            raise parent.bad(key, "is missing")
-        return None
-    money = parent.record(key)
-    return Money(
-        value=money.amount("value"),
-        currency=money.currency("currency"),
-        converted_from_value=money.opt_amount("convertedFromValue"),
-        converted_from_currency=money.opt_currency("convertedFromCurrency"),
-    )
-
-
-def parse_shipping_option(obj: Any, item: Fields) -> ShippingOption:
-    option = Fields(obj, SERVICE, SEARCH_ENDPOINT, f"{item.what} shipping option")
-    cost = option.record("shippingCost")
-    return ShippingOption(option.opt_code("shippingCostType", MAX_SHIPPING_TYPE), cost.opt_amount("value"),
-                          cost.opt_currency("currency"))
+def _money(money: EbayMoneyJson) -> Money:
+    return Money(money.value, money.currency, money.convertedFromValue, money.convertedFromCurrency)
 
 
 def parse_item_summary(obj: Any, position: int = 0) -> ItemSummary:
-    item = Fields(obj, SERVICE, SEARCH_ENDPOINT, f"item summary #{position}")
-    item.what = f"item {item.obj['itemId']!r}" if isinstance(item.obj.get("itemId"), str) else item.what
-    price = parse_money(item, "price", required=True)
-    assert price is not None
-    seller = item.record("seller")
-    categories = [
-        Fields(c, SERVICE, SEARCH_ENDPOINT, f"{item.what} category") for c in item.items("categories", required=False)
-    ]
+    record = named("item", obj, "itemId", default=f"item summary #{position}")
+    item = parse(EbayItemSummaryJson, obj, service=SERVICE, endpoint=SEARCH_ENDPOINT, record=record)
     return ItemSummary(
-        item_id=item.code("itemId", MAX_ITEM_ID),
-        legacy_item_id=item.opt_string("legacyItemId"),
-        title=item.string("title"),
-        price=price,
-        current_bid_price=parse_money(item, "currentBidPrice"),
-        bid_count=item.opt_integer("bidCount", low=0, high=MAX_BIDS),
-        condition=item.opt_string("condition"),
-        condition_id=item.opt_code("conditionId", MAX_CONDITION_ID),
-        buying_options=item.strings("buyingOptions"),
-        shipping_options=tuple(parse_shipping_option(o, item) for o in item.items("shippingOptions", required=False)),
-        seller_username=seller.opt_string("username"),
-        seller_feedback_percentage=seller.opt_decimal("feedbackPercentage"),
-        seller_feedback_score=seller.opt_integer("feedbackScore"),
-        item_web_url=item.opt_string("itemWebUrl"),
-        image_url=item.record("image").opt_string("imageUrl"),
-        category_ids=tuple(c.string("categoryId") for c in categories),
-        leaf_category_ids=item.strings("leafCategoryIds"),
-        item_creation_date=item.opt_moment("itemCreationDate"),
-        item_origin_date=item.opt_moment("itemOriginDate"),
-        item_end_date=item.opt_moment("itemEndDate"),
-        item_location_country=item.record("itemLocation").opt_string("country"),
-        listing_marketplace_id=item.opt_string("listingMarketplaceId"),
+        item_id=item.itemId,
+        legacy_item_id=item.legacyItemId,
+        title=item.title,
+        price=_money(item.price),
+        current_bid_price=_money(item.currentBidPrice) if item.currentBidPrice is not None else None,
+        bid_count=item.bidCount,
+        condition=item.condition,
+        condition_id=item.conditionId,
+        buying_options=item.buyingOptions,
+        shipping_options=tuple(
+            ShippingOption(option.shippingCostType, option.shippingCost.value, option.shippingCost.currency)
+            for option in item.shippingOptions
+        ),
+        seller_username=item.seller.username,
+        seller_feedback_percentage=item.seller.feedbackPercentage,
+        seller_feedback_score=item.seller.feedbackScore,
+        item_web_url=item.itemWebUrl,
+        image_url=item.image.imageUrl,
+        category_ids=tuple(category.categoryId for category in item.categories),
+        leaf_category_ids=item.leafCategoryIds,
+        item_creation_date=item.itemCreationDate,
+        item_origin_date=item.itemOriginDate,
+        item_end_date=item.itemEndDate,
+        item_location_country=item.itemLocation.country,
+        listing_marketplace_id=item.listingMarketplaceId,
     )
 
 
 def parse_search_page(payload: Any, offset: int, limit: int) -> SearchPage:
     """A `SearchPagedCollection`; `itemSummaries` is absent when nothing matches."""
-    page = Fields(payload, SERVICE, SEARCH_ENDPOINT, "search page")
-    summaries = page.items("itemSummaries", required=False)
+    page = parse(EbaySearchPageJson, payload, service=SERVICE, endpoint=SEARCH_ENDPOINT, record="search page")
     return SearchPage(
-        total=page.opt_integer("total"),
+        total=page.total,
         offset=offset,
-        limit=page.opt_integer("limit") or limit,
-        items=tuple(parse_item_summary(obj, position) for position, obj in enumerate(summaries, offset)),
-        has_next=bool(page.opt_string("next")),
+        limit=page.limit or limit,
+        items=tuple(parse_item_summary(obj, position) for position, obj in enumerate(page.itemSummaries, offset)),
+        has_next=bool(page.next),
     )

@@ -33,13 +33,19 @@ from pipeline.sources.http import (
     error_for_status,
     usable_delay,
 )
-from pipeline.sources.payload import Fields
+from pipeline.sources.payload import named, parse
+from pipeline.sources.replies import (
+    RebrickableMinifigJson,
+    RebrickablePageJson,
+    RebrickableSetJson,
+    RebrickableSetMinifigJson,
+    RebrickableThemeJson,
+)
 
 log = logging.getLogger(__name__)
 
 SERVICE = "rebrickable"
 MAX_PAGE_SIZE = 1000
-MAX_FIG_NUM = 32  # the width of the catalog's rebrickable_id column
 _THROTTLED_FOR = re.compile(r"available in (\d+(?:\.\d+)?) second", re.IGNORECASE)
 
 
@@ -124,42 +130,33 @@ def theme_family(themes: Iterable[RebrickableTheme], root_id: int) -> list[int]:
 
 
 def parse_theme(obj: Any) -> RebrickableTheme:
-    fields = Fields(obj, SERVICE, "/lego/themes/", "theme")
-    return RebrickableTheme(fields.integer("id"), fields.opt_integer("parent_id"), fields.string("name"))
+    endpoint = "/lego/themes/"
+    theme = parse(RebrickableThemeJson, obj, service=SERVICE, endpoint=endpoint, record=named("theme", obj, "id"))
+    return RebrickableTheme(theme.id, theme.parent_id, theme.name)
 
 
 def parse_set(obj: Any) -> RebrickableSet:
-    fields = Fields(obj, SERVICE, "/lego/sets/", "set")
-    return RebrickableSet(
-        set_num=fields.string("set_num"),
-        name=fields.string("name"),
-        year=fields.opt_integer("year"),
-        theme_id=fields.opt_integer("theme_id"),
-        num_parts=fields.opt_integer("num_parts"),
-        img_url=fields.opt_string("set_img_url"),
-    )
+    found = parse(RebrickableSetJson, obj, service=SERVICE, endpoint="/lego/sets/", record=named("set", obj, "set_num"))
+    return RebrickableSet(found.set_num, found.name, found.year, found.theme_id, found.num_parts, found.set_img_url)
 
 
 def parse_minifig(obj: Any, endpoint: str = "/lego/minifigs/") -> RebrickableMinifig:
-    fields = Fields(obj, SERVICE, endpoint, "minifig")
+    record = named("minifig", obj, "set_num")
+    fig = parse(RebrickableMinifigJson, obj, service=SERVICE, endpoint=endpoint, record=record)
     return RebrickableMinifig(
-        fig_num=fields.code("set_num", MAX_FIG_NUM),
-        name=fields.string("name"),
-        num_parts=fields.opt_integer("num_parts"),
-        img_url=fields.opt_string("set_img_url"),
-        url=fields.opt_string("set_url"),
-        last_modified=fields.opt_moment("last_modified_dt"),
+        fig_num=fig.set_num,
+        name=fig.name,
+        num_parts=fig.num_parts,
+        img_url=fig.set_img_url,
+        url=fig.set_url,
+        last_modified=fig.last_modified_dt,
     )
 
 
 def parse_set_minifig(obj: Any, endpoint: str) -> SetMinifig:
-    fields = Fields(obj, SERVICE, endpoint, "set minifig")
-    return SetMinifig(
-        fig_num=fields.code("set_num", MAX_FIG_NUM),
-        name=fields.string("set_name"),
-        quantity=fields.opt_integer("quantity") or 1,
-        img_url=fields.opt_string("set_img_url"),
-    )
+    record = named("set minifig", obj, "set_num")
+    fig = parse(RebrickableSetMinifigJson, obj, service=SERVICE, endpoint=endpoint, record=record)
+    return SetMinifig(fig_num=fig.set_num, name=fig.set_name, quantity=fig.quantity or 1, img_url=fig.set_img_url)
 
 
 class RebrickableClient:
@@ -267,9 +264,10 @@ class RebrickableClient:
         results: list[Any] = []
         while url is not None:
             seen.add(url)
-            page = Fields(self._get(url, path, query), SERVICE, path, "page")
-            results.extend(page.items("results"))
-            url, query = page.opt_string("next"), None
+            reply = self._get(url, path, query)
+            page = parse(RebrickablePageJson, reply, service=SERVICE, endpoint=path, record="page")
+            results.extend(page.results)
+            url, query = page.next, None
             if url is not None:
                 self._check_next(url, path, seen)
         return results

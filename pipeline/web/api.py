@@ -16,10 +16,10 @@ from pipeline.history import reads
 from pipeline.history.events import TERMINAL
 from pipeline.history.reads import get_run
 from pipeline.ops import actions, rabbit, workers
+from pipeline.quality import parse_condition
 from pipeline.scheduling.ticks import schedule_view
 from pipeline.services.catalog import FIRST_YEAR, check_year
 from pipeline.services.inputs import parse_past_day, parse_text
-from pipeline.sources.conditions import parse_condition
 from pipeline.sql import catalog
 from pipeline.web.deps import Ctx, context, db_session
 from pipeline.web.forms import parse_when

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
-from pipeline.sources.conditions import browse_condition_ids, condition_of_listing
+from pipeline.quality.condition import browse_condition_ids, condition_of_listing
 from pipeline.sources.ebay import (
     MAX_RESULTS,
     ApplicationToken,
@@ -142,7 +142,7 @@ def test_fixed_price_only_when_asked(sandbox: SandboxServer) -> None:
 
 def test_paging_stops_at_the_ten_thousand_cap() -> None:
     class EndlessResults(EbayClient):
-        offsets: list[int] = []
+        offsets: ClassVar[list[int]] = []
 
         def search_page(self, query: BrowseQuery, offset: int = 0) -> SearchPage:
             self.offsets.append(offset)

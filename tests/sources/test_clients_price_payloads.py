@@ -19,7 +19,8 @@ from pipeline.sources.errors import (
     SourceError,
     TransientSourceError,
 )
-from pipeline.sources.payload import Fields
+from pipeline.sources.payload import parse
+from pipeline.sources.replies import BricksetLoginJson, EbayTokenJson
 from tests.sources import reference_examples as ex
 from tests.sources.clients_support import verdict
 
@@ -69,13 +70,28 @@ def test_ebay_malformed_summary_fails_the_whole_page(drop: str | None, change: d
 
 
 @pytest.mark.parametrize(
+    ("model", "secret", "payload"),
+    [(EbayTokenJson, "access_token", {"expires_in": "x" * 500}), (BricksetLoginJson, "hash", {})],
+)
+def test_a_malformed_reply_names_its_fields_but_shows_no_secret_and_no_long_value(
+        model: Any, secret: str, payload: dict[str, Any]) -> None:
+    with pytest.raises(PermanentSourceError) as caught:
+        parse(model, {secret: "s3cret tok\x00en", **payload}, service="svc", endpoint="/token", record="token reply")
+    reason = caught.value.reason
+    assert reason.startswith(f"token reply: field {secret!r} is not ") and "s3cret" not in reason
+    assert len(reason) < 200 and caught.value.__cause__ is None and caught.value.__suppress_context__
+    if payload:
+        assert "; field 'expires_in' is not an integer: 'xxx" in reason and "x" * 100 not in reason
+
+
+@pytest.mark.parametrize(
     ("status", "body", "headers", "kind", "words"),
     [
         (401, ex.EBAY_INVALID_TOKEN, {}, AuthError, "error 1001: Invalid access token"),
         (429, ex.EBAY_TOO_MANY, {}, QuotaExceeded, "error 2001"),
         (401, ex.EBAY_TOKEN_ERROR, {}, AuthError, "invalid_client: client authentication failed"),
-        (400, '{"errors":[{"errorId":12023,"domain":"API_BROWSE","category":"REQUEST","message":"The \'offset\' '
-              'value must be either zero or a multiple of the \'limit\' value"}]}', {}, PermanentSourceError,
+        (400, ('{"errors":[{"errorId":12023,"domain":"API_BROWSE","category":"REQUEST","message":"The \'offset\' '
+               'value must be either zero or a multiple of the \'limit\' value"}]}'), {}, PermanentSourceError,
          "multiple of the 'limit'"),
         (500, '{"errors":[{"errorId":12000,"message":"There was a problem with an eBay internal system"}]}', {},
          TransientSourceError, "12000"),
@@ -115,8 +131,7 @@ def test_bricklink_stock_guide_from_the_composed_example() -> None:
 
 
 def test_bricklink_misspelt_quantity_alone_is_read() -> None:
-    detail = bricklink.parse_price_detail({"qunatity": 2, "unit_price": "1.5000", "shipping_available": "Y"},
-                                          Fields({}, "bricklink", "/x", "guide"))
+    detail = bricklink.parse_price_detail({"qunatity": 2, "unit_price": "1.5000", "shipping_available": "Y"})
     assert (detail.quantity, detail.unit_price, detail.shipping_available) == (2, Decimal("1.5000"), True)
 
 

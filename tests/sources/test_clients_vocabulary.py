@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.sources.conditions import (
+from pipeline.quality.condition import (
     bricklink_new_or_used,
     browse_condition_ids,
     condition_of_listing,
