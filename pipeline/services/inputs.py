@@ -6,6 +6,7 @@ accepts only the documented type and range, and says what it got.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from datetime import date, timedelta
@@ -13,6 +14,7 @@ from typing import Any
 
 from pipeline.errors import InvalidInput
 from pipeline.quality import CONDITIONS, Condition, parse_figure_number
+from pipeline.quality import parse_condition as quality_condition
 
 MAX_RANGE_DAYS = 366  # a backfill covers at most a year (and a leap day) per message
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -64,9 +66,8 @@ def parse_condition(value: Any) -> Condition | None:
     if value is None:
         return None
     if isinstance(value, str):
-        for condition in CONDITIONS:
-            if value.strip().upper() == condition:
-                return condition
+        with contextlib.suppress(ValueError):
+            return quality_condition(value)
     raise InvalidInput(f"condition {value!r} is unknown; use one of {', '.join(CONDITIONS)} or leave it out")
 
 
