@@ -625,7 +625,7 @@ def test_catalogue_shape() -> None:
         assert any(re.fullmatch(prefix + r"\d{3,4}[ab]?", f.number) for f in CAT.minifigs)
     everywhere = [{l.item_id for m in ("EBAY_US", "EBAY_GB", "EBAY_DE") for l in listings_for(f, DAY, m)}
                   for f in CAT.minifigs]
-    assert 5 <= min(map(len, everywhere)) and max(map(len, everywhere)) <= 60
+    assert min(map(len, everywhere)) >= 5 and max(map(len, everywhere)) <= 60
 
 
 def test_command_line_serves_until_sigterm() -> None:
