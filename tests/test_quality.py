@@ -45,6 +45,7 @@ SCUBA = FigureFacts(None, "fig-000456", "Scuba Diver", "City")  # no BrickLink n
 KNIGHT = FigureFacts("cas001", None, "Black Falcon Knight", "Castle")
 GANDALF = FigureFacts("lor013", None, "Gandalf the Grey", "The Lord of the Rings")
 LOTSO = FigureFacts("toy010", None, "Lotso", "Toy Story")
+LUKE_LEGS = FigureFacts("sw0123", None, "Luke Skywalker - Dual Molded Legs", "Star Wars")
 
 
 def listing(
@@ -174,6 +175,22 @@ TITLES = [
     (KNIGHT, "LEGO Castle Lion Knight Shield Only", "part"),
     (KNIGHT, "LEGO Castle Black Falcon Knight Helmet Visor Trans Black", "part"),
     (KNIGHT, "LEGO Castle Black Falcon Knight cas002 minifigure", "wrong_figure"),
+    # Parts and incomplete figures, even beside the figure's own number
+    (ZOMBIE, "LEGO Minifigures Series 1 Zombie Legs col012", "part"),
+    (SPIDER_MAN, "LEGO Marvel Spider-Man Torso sh0092 Genuine", "part"),
+    (BATTLE_DROID, "LEGO Star Wars Battle Droid Head sw0001a", "part"),
+    (HARRY, "LEGO Harry Potter hp001 Minifigure Incomplete", "part"),
+    (HARRY, "LEGO Harry Potter Minifigure hp001 - missing legs", "part"),
+    (KNIGHT, "LEGO Castle Black Falcon Knight cas001 Minifigure, helmet missing", "part"),
+    (KAI, "LEGO Ninjago Kai njo001 minifigure no head", "part"),
+    (POLICE, "LEGO City Police Officer cty0001 without legs", "part"),
+    (POLICE, "LEGO City Police Officer cty0001 Minifig w/o torso", "part"),
+    (LUKE_LEGS, "LEGO Star Wars Luke Skywalker Dual Molded Legs sw0123 Minifigure", None),  # its own name
+    (HARRY, "LEGO Harry Potter hp001 Minifigure Dual Sided Head", None),  # a descriptor
+    (ZOMBIE, "LEGO Zombie col012 Minifigure with Short Legs", None),
+    (POLICE, "LEGO City Police Officer cty0001 Complete - Nothing Missing", None),
+    (KAI, "LEGO Ninjago Kai njo001 minifigure, no missing parts", None),
+    (KAI, "LEGO Ninjago Kai njo001 minifigure - no parts missing", None),
     # Word boundaries
     (GANDALF, "LEGO Lord of the Rings LOTR Gandalf the Grey lor013 Minifigure", None),
     (LOTSO, "LEGO Toy Story Lotso Minifigure toy010 Strawberry Bear", None),

@@ -9,8 +9,10 @@ Checks run in this order, and when several apply the first one is the primary
 4. `custom`       not a genuine LEGO figure (custom, MOC, replica, "fits lego", clone brands)
 5. `lot`          more than one figure (lot, bundle, "x3", "set of", two different numbers
                   of the target's family, a listing in Complete Sets & Packs...)
-6. `part`         less than a loose figure: a part or accessory (torso only, helmet, weapon,
-                  display stand...) or merchandise built around one (keychain, magnet, book)
+6. `part`         less than a whole loose figure: a part or accessory (torso only, helmet, weapon,
+                  display stand, "<name> legs <number>"), an incomplete figure ("incomplete",
+                  "missing ...", "no head", "without legs"), or merchandise built around one
+                  (keychain, magnet, book); the figure's own number does not make it a figure
 7. `wrong_figure` the title names another number of the target's family (sw0002 for sw0001a)
 
 Structured fields (1-3) are facts and come first; title heuristics (4-7) are
@@ -26,6 +28,7 @@ excluded as `auction` and is still of kind `lot`.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
@@ -117,6 +120,12 @@ def _own_part_nouns(figure_name: str) -> frozenset[str]:
     return frozenset(titles.WEAK_PART_NOUN.findall(titles.normalize_title(figure_name)))
 
 
+@functools.lru_cache(maxsize=4096)
+def _own_body_parts(figure_name: str) -> frozenset[str]:
+    """The body parts the figure's own name holds ("Zombie - Dual Molded Legs"): not a sign of a part."""
+    return frozenset(re.findall(r"\b(?:torso|legs?|heads?|hips)\b", titles.normalize_title(figure_name)))
+
+
 def _title_reasons(listing: ListingFacts, figure: FigureFacts) -> set[ExclusionReason]:
     text = titles.normalize_title(listing.title)
     targets = _targets(figure.bricklink_no, figure.rebrickable_id)
@@ -159,10 +168,15 @@ def _is_lot(text: str, named: list[FigureNumber]) -> bool:
 
 
 def _is_part(text: str, figure_name: str, names_figure: bool) -> bool:
+    for negation in titles.PART_NEGATIONS:
+        text = negation.sub(" ", text)
     if titles.matches_any(titles.PART_SIGNS, text):
         return True
     before_with = titles.WITH_CLAUSE.split(text, maxsplit=1)[0]
     if titles.MERCHANDISE_NOUN.search(before_with):
+        return True
+    own_body_parts = _own_body_parts(figure_name)
+    if any(part not in own_body_parts for part in titles.BODY_PART_NOUN.findall(before_with)):
         return True
     if names_figure or titles.FIGURE_WORD.search(text):
         return False

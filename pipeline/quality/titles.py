@@ -141,7 +141,29 @@ PART_SIGNS = compile_all(
     r"\bmini[\s-]?fig(?:ure)?s?\s+(?:" + _PART_NOUNS + r"|utensils?)\b",
     r"\bdisplay\s+(?:stand|case|frame|box)s?\b",
     r"\bfor\s+(?:lego\s+)?" + _FIGURE + r"s?\b(?!\s+(?:collectors?|fans?|lovers?))",  # "cape for minifigures"
+    # Less than a whole figure: an incomplete one is not priced like a complete one.
+    r"\bincomplete\b",
+    r"\bmissing\b",  # "missing legs", "missing cape", "arm missing"
+    r"\b(?:no|without|w/o)\s+(?:a\s+|the\s+|lego\s+)?(?:heads?|torso|legs?|arms?|hands?|hips|body|face)\b",
 )
+
+# Reassurances, removed before PART_SIGNS run: "complete, nothing missing" is a whole figure.
+PART_NEGATIONS = compile_all(
+    r"\b(?:nothing|none|not|never)\s+(?:is\s+|are\s+)?missing\b",
+    r"\bno\s+(?:missing\s+)?(?:parts?|pieces?|bits?)\s+missing\b",
+    r"\bno\s+missing\b",
+    r"\bmissing\s+nothing\b",
+    r"\bnot\s+incomplete\b",
+)
+
+# A body part named in the head of a title is what is sold, even beside the figure's number
+# ("Zombie Legs col012"): unless a descriptor precedes it ("short legs", "dual-sided head") or the
+# figure's own name holds it ("Luke Skywalker - Dual Molded Legs").
+_DESCRIBED = (
+    r"(?<!short )(?<!medium )(?<!long )(?<!printed )(?<!plain )(?<!molded )(?<!moulded )(?<!sided )"
+    r"(?<!faced )(?<!alternate )(?<!alternative )(?<!spare )(?<!extra )(?<!second )(?<!2nd )(?<!reversible )"
+)
+BODY_PART_NOUN = re.compile(_DESCRIBED + r"\b(?:torso|legs?|heads?|hips)\b")
 
 # Weaker: an accessory noun in a title that names no figure, neither by a word nor
 # by its number ("LEGO Stormtrooper Helmet"). It counts only in the head of the
