@@ -58,10 +58,12 @@ SELECT minifigure_id, observed_on, condition, currency, count(*), min(price), ma
        percentile_cont(0.5) WITHIN GROUP (ORDER BY price), percentile_cont(0.25) WITHIN GROUP (ORDER BY price),
        percentile_cont(0.75) WITHIN GROUP (ORDER BY price), 1
 FROM price_observations
-WHERE observed_on = %s AND condition IS NOT NULL AND excluded_reason IS NULL
+WHERE observed_on = %(day)s AND condition IS NOT NULL AND excluded_reason IS NULL
 GROUP BY minifigure_id, observed_on, condition, currency
 """
-_OK = "FILTER (WHERE excluded_reason IS NULL)"
+# The same snapshots as the system's: the outlier fence (3x around the median of the included
+# listings, in groups of three or more), the statistics of the listings kept, the excluded ones by reason.
+_OK = "FILTER (WHERE excluded_reason IS NULL AND NOT outlier)"
 HAND_SAME_SNAPSHOTS = f"""
 INSERT INTO price_snapshots (minifigure_id, snapshot_date, condition, currency, n, min_price, max_price,
     mean_price, median_price, p25_price, p75_price, excluded, excluded_total, thin, method_version)
@@ -70,10 +72,19 @@ SELECT minifigure_id, observed_on, condition, currency, count(*) {_OK}, min(pric
        percentile_cont(0.25) WITHIN GROUP (ORDER BY price) {_OK},
        percentile_cont(0.75) WITHIN GROUP (ORDER BY price) {_OK},
        jsonb_strip_nulls(jsonb_build_object({", ".join(
-           f"'{r}', NULLIF(count(*) FILTER (WHERE excluded_reason = '{r}'), 0)" for r in EXCLUSION_REASONS)})),
-       count(*) FILTER (WHERE excluded_reason IS NOT NULL), count(*) {_OK} < 5, 1
-FROM price_observations
-WHERE observed_on = %s AND condition IS NOT NULL
+           f"'{r}', NULLIF(count(*) FILTER (WHERE excluded_reason = '{r}'), 0)" for r in EXCLUSION_REASONS)},
+           'outlier', NULLIF(count(*) FILTER (WHERE outlier), 0))),
+       count(*) FILTER (WHERE excluded_reason IS NOT NULL OR outlier), count(*) {_OK} < 5, 2
+FROM (
+    SELECT o.*, COALESCE(o.price > m.mid * 3 OR o.price * 3 < m.mid, false) AS outlier
+    FROM price_observations o
+    LEFT JOIN (SELECT minifigure_id, condition, currency, percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS mid
+               FROM price_observations
+               WHERE observed_on = %(day)s AND condition IS NOT NULL AND excluded_reason IS NULL
+               GROUP BY minifigure_id, condition, currency HAVING count(*) >= 3) m
+        USING (minifigure_id, condition, currency)
+    WHERE o.observed_on = %(day)s AND o.condition IS NOT NULL
+) o
 GROUP BY minifigure_id, observed_on, condition, currency
 """
 
@@ -175,7 +186,7 @@ def aggregate_by_hand(url: str, days: list[date], statement: str) -> float:
         total = 0.0
         for day in days:
             with conn.transaction():
-                total += timed(lambda day=day: conn.execute(statement, (day,)))
+                total += timed(lambda day=day: conn.execute(statement, {"day": day}))
         return total
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from pipeline.db import session_scope
-from pipeline.quality import EXCLUSION_REASONS, METHOD_VERSION, summarize
+from pipeline.quality import EXCLUSION_REASONS, METHOD_VERSION, fence, summarize
 from pipeline.sql.catalog import CatalogEntry, upsert_figures
 from pipeline.sql.observations import ObservationRow, upsert_observations
 from pipeline.sql.snapshots import aggregate_day
@@ -65,8 +65,10 @@ def test_snapshots_equal_quality_summarize_to_the_cent(seed: int) -> None:
     assert written == len(snapshots) == len(groups)
     for snap in snapshots:
         group = groups[(snap.minifigure_id, snap.condition, snap.currency)]
-        included = [o.price for o in group if o.excluded_reason is None]
-        assert snap.excluded == dict(Counter(o.excluded_reason for o in group if o.excluded_reason))
+        fenced = fence(o.price for o in group if o.excluded_reason is None)
+        included = fenced.kept
+        reasons = Counter(o.excluded_reason for o in group if o.excluded_reason)
+        assert snap.excluded == dict(reasons, **({"outlier": len(fenced.outliers)} if fenced.outliers else {}))
         assert snap.excluded_total == len(group) - len(included) and snap.n == len(included)
         assert snap.thin == (len(included) < 5) and snap.method_version == METHOD_VERSION
         assert snap.price_kind == "asking"
@@ -76,6 +78,7 @@ def test_snapshots_equal_quality_summarize_to_the_cent(seed: int) -> None:
                     snap.p75_price) == (s.min, s.max, s.mean, s.median, s.p25, s.p75)
         else:
             assert snap.median_price is None
+    assert any("outlier" in snap.excluded for snap in snapshots)  # the fence is exercised
     before = dump("price_snapshots")
     with session_scope() as session:
         assert aggregate_day(session, DAY).written == 0  # nothing changed, nothing rewritten
@@ -238,3 +241,34 @@ def test_a_batch_starts_once_with_its_members_a_second_start_returns_the_first_a
         batches.member_succeeded(session, "m1", NOW)  # its two keys
         assert batches.progress(session, "b-1") == batches.Progress("b-1", 2, 3)
         assert batches.progress(session, "b-2") is None
+
+
+def test_one_listing_cannot_move_a_days_mean_min_or_max_beyond_the_fence() -> None:
+    (figure,) = figures("Fenced")
+    prices = ["10.00", "11.00", "12.00", "13.00", "99999.00", "0.50"]  # a placeholder and a bait price
+    with session_scope() as session:
+        upsert_observations(session, [row(figure, f"L{i}", p) for i, p in enumerate(prices)])
+        aggregate_day(session, DAY)
+    (snap,) = rows("SELECT * FROM price_snapshots")
+    assert (snap.n, snap.min_price, snap.max_price, snap.mean_price) == (4, Decimal("10.00"), Decimal("13.00"),
+                                                                         Decimal("11.50"))
+    assert snap.excluded == {"outlier": 2} and snap.excluded_total == 2 and snap.method_version == METHOD_VERSION == 2
+
+
+def test_a_day_complete_by_an_older_method_is_recomputed_only_by_an_explicit_backfill() -> None:
+    from pipeline.services.snapshots import aggregate_day as aggregate_whole_day
+    from pipeline.services.snapshots import days_to_converge
+
+    (figure,) = figures("Old")
+    earlier, missing = DAY - timedelta(days=2), DAY - timedelta(days=1)
+    with session_scope() as session:
+        upsert_observations(session, [row(figure, f"{d}-{i}", p, day=d) for d in (earlier, missing)
+                                      for i, p in enumerate(["10.00", "11.00", "500.00"])])
+        session.execute(text("INSERT INTO snapshot_days (day, aggregated_at, method_version, listings, snapshots) "
+                             "VALUES (:day, :at, 1, 3, 1)"), {"day": earlier, "at": NOW})
+        assert days_to_converge(session, DAY) == [missing, DAY]  # the older method's day is left as it is
+        aggregate_whole_day(session, earlier, NOW)  # what `stonks backfill` does for each day
+    (snap,) = rows("SELECT * FROM price_snapshots")
+    assert snap.method_version == METHOD_VERSION and snap.excluded == {"outlier": 1}
+    (marked,) = rows("SELECT method_version FROM snapshot_days")
+    assert marked.method_version == METHOD_VERSION

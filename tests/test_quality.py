@@ -16,12 +16,15 @@ from hypothesis import strategies as st
 from pipeline.quality import (
     ABSURD_PRICE,
     EXCLUSION_REASONS,
+    FENCED_FROM_N,
+    OUTLIER_FENCE,
     THIN_DATA_N,
     FigureFacts,
     ListingFacts,
     classify_listing,
     condition_from_ebay,
     exclusion_reasons,
+    fence,
     is_thin,
     parse_figure_number,
     percentile_cont,
@@ -466,6 +469,34 @@ def test_summarize_rejects_no_or_non_finite_prices(bad: list[Decimal]) -> None:
 def test_thin_below_five(n: int, thin: bool) -> None:
     assert THIN_DATA_N == 5
     assert is_thin(n) is thin
+
+
+@pytest.mark.parametrize(
+    ("values", "kept", "outliers"),
+    [
+        (["10", "11", "12", "900"], ["10", "11", "12"], ["900"]),  # a "not for sale" price
+        (["0.99", "10", "11", "12"], ["10", "11", "12"], ["0.99"]),  # a bait price
+        (["10", "30", "3.34"], ["3.34", "10", "30"], []),  # 3x and 1/3x the median are inside
+        (["10", "30.01", "3.33"], ["10"], ["3.33", "30.01"]),  # just beyond both fences
+        (["1", "900"], ["1", "900"], []),  # two listings: no median to trust
+        (["5", "5", "5", "5", "100", "100", "100"], ["5", "5", "5", "5"], ["100", "100", "100"]),
+    ],
+)
+def test_fence_keeps_prices_within_three_times_the_median(values: list[str], kept: list[str],
+                                                          outliers: list[str]) -> None:
+    fenced = fence(Decimal(v) for v in values)
+    assert (fenced.kept, fenced.outliers) == ([Decimal(v) for v in kept], [Decimal(v) for v in outliers])
+
+
+@given(PRICE_LISTS, st.decimals(min_value=Decimal("0.01"), max_value=Decimal("49999"), places=2))
+def test_one_listing_cannot_move_the_fenced_extremes_beyond_the_fence(values: list[Decimal], extra: Decimal) -> None:
+    fenced = fence([*values, extra])
+    mid = summarize([*values, extra]).median
+    assert sorted(fenced.kept + fenced.outliers) == sorted([*values, extra])
+    if len(values) + 1 >= FENCED_FROM_N:
+        assert fenced.kept and all(p * OUTLIER_FENCE >= mid and p <= mid * OUTLIER_FENCE for p in fenced.kept)
+    else:
+        assert not fenced.outliers
 
 
 def test_summary_knows_it_is_thin() -> None:

@@ -20,8 +20,19 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from itertools import pairwise
 
-METHOD_VERSION = 1  # stored on every snapshot; bump when a rule here or in classify.py changes
+METHOD_VERSION = 2  # stored on every snapshot; bump when a rule here changes (2: the outlier fence)
 THIN_DATA_N = 5  # fewer included listings than this and the snapshot is flagged thin
+
+# The outlier fence. Around the median of a group's included listings (rounded to the cent),
+# a listing priced above OUTLIER_FENCE times it, or below it divided by OUTLIER_FENCE, is
+# left out of the statistics and counted as an `outlier`: a relative fence, as statistical
+# offices clean price quotes, symmetric in ratio (1/3x and 3x are as far from the median).
+# Groups with fewer than FENCED_FROM_N included listings are not fenced: their median says
+# too little. One listing can then move the mean by at most a factor of three of the median's
+# share, and never the min or max beyond the fence.
+OUTLIER = "outlier"
+OUTLIER_FENCE = Decimal(3)
+FENCED_FROM_N = 3
 
 _CENT = Decimal("0.01")
 _WORKING = Context(prec=40)  # ample for 2-decimal prices; independent of the caller's context
@@ -86,6 +97,22 @@ def summarize(values: Iterable[Decimal]) -> Summary:
         p25=_to_cents(percentile_cont(ordered, 0.25)),
         p75=_to_cents(percentile_cont(ordered, 0.75)),
     )
+
+
+@dataclass(frozen=True)
+class Fenced:
+    kept: list[Decimal]  # ascending
+    outliers: list[Decimal]  # ascending
+
+
+def fence(values: Iterable[Decimal]) -> Fenced:
+    """The prices within the outlier fence around their median, and those outside it."""
+    ordered = sorted(values)
+    if len(ordered) < FENCED_FROM_N:
+        return Fenced(ordered, [])
+    mid = _to_cents(percentile_cont(ordered, 0.5))
+    kept = [p for p in ordered if p * OUTLIER_FENCE >= mid and p <= mid * OUTLIER_FENCE]
+    return Fenced(kept, [p for p in ordered if not (p * OUTLIER_FENCE >= mid and p <= mid * OUTLIER_FENCE)])
 
 
 def _to_cents(value: Decimal) -> Decimal:

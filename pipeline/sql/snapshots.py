@@ -1,7 +1,9 @@
 """Daily snapshots, computed set-wise in PostgreSQL: one INSERT … SELECT … GROUP BY per day.
 
-Statistics cover the included listings (no `excluded_reason`) of one figure,
-day, condition and currency; excluded ones are counted by reason. Quartiles are
+Statistics cover the listings kept of one figure, day, condition and currency:
+those classification included (no `excluded_reason`) and within the outlier fence
+around their median (`pipeline.quality.fence`); the others are counted by reason,
+outliers as `outlier`. Quartiles are
 PostgreSQL's `percentile_cont`; every money value is rounded once, to the cent,
 half to even, as `pipeline.quality.summarize` does, so SQL and Python agree.
 Listings whose condition maps to none of NEW/USED/SEALED (refurbished, for
@@ -22,7 +24,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from pipeline.models import PriceSnapshot
-from pipeline.quality import EXCLUSION_REASONS, METHOD_VERSION, THIN_DATA_N
+from pipeline.quality import EXCLUSION_REASONS, FENCED_FROM_N, METHOD_VERSION, OUTLIER, OUTLIER_FENCE, THIN_DATA_N
 
 
 def _cents(hundredths: str) -> str:
@@ -34,33 +36,50 @@ def _cents(hundredths: str) -> str:
             f"AND mod(trunc({hundredths}), 2) = 0 THEN 1 ELSE 0 END) * 0.01")
 
 
-_INCLUDED = "FILTER (WHERE o.excluded_reason IS NULL)"
+_KEPT = "FILTER (WHERE o.excluded_reason IS NULL AND NOT o.outlier)"
 _EXCLUDED_BY_REASON = ", ".join(
     f"'{reason}', NULLIF(count(*) FILTER (WHERE o.excluded_reason = '{reason}'), 0)" for reason in EXCLUSION_REASONS
-)
+) + f", '{OUTLIER}', NULLIF(count(*) FILTER (WHERE o.outlier), 0)"
 _STATS = ("n", "min_price", "max_price", "mean_price", "median_price", "p25_price", "p75_price", "excluded",
           "excluded_total", "thin", "method_version", "price_kind")
 
-# The day's groups (mean and quartiles in hundredths, then rounded to the cent);
-# materialized, so that the insert and the counts read it once.
+# The day's rows; each group's fence midpoint, the median of its included listings in cents (as
+# `quality.fence` has it), when it has enough of them; each row marked an outlier or not. Then the
+# groups, over the rows kept (mean and quartiles in hundredths, then rounded to the cent).
 _GROUPS = f"""
-SELECT g.minifigure_id, g.condition, g.currency, g.n, g.lo, g.hi, g.excluded, g.excluded_total,
-    {_cents("g.mean")} AS mean, {_cents("g.p50")} AS median, {_cents("g.p25")} AS p25, {_cents("g.p75")} AS p75
-FROM (
-    SELECT o.minifigure_id, o.condition, o.currency,
-        count(*) {_INCLUDED} AS n,
-        min(o.price) {_INCLUDED} AS lo,
-        max(o.price) {_INCLUDED} AS hi,
-        avg(o.price) {_INCLUDED} * 100 AS mean,
-        CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY o.price) {_INCLUDED} AS numeric) * 100 AS p50,
-        CAST(percentile_cont(0.25) WITHIN GROUP (ORDER BY o.price) {_INCLUDED} AS numeric) * 100 AS p25,
-        CAST(percentile_cont(0.75) WITHIN GROUP (ORDER BY o.price) {_INCLUDED} AS numeric) * 100 AS p75,
-        count(*) FILTER (WHERE o.excluded_reason IS NOT NULL) AS excluded_total,
-        jsonb_strip_nulls(jsonb_build_object({_EXCLUDED_BY_REASON})) AS excluded
+WITH day_rows AS MATERIALIZED (
+    SELECT o.minifigure_id, o.condition, o.currency, o.price, o.excluded_reason
     FROM price_observations o
     WHERE o.observed_on = CAST(:day AS date) AND o.condition IS NOT NULL {{figures}}
         AND NOT EXISTS (SELECT 1 FROM snapshot_days d
                         WHERE d.day = CAST(:day AS date) AND d.listings_deleted_at IS NOT NULL)
+),
+mids AS (
+    SELECT r.minifigure_id, r.condition, r.currency,
+        {_cents("CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY r.price) AS numeric) * 100")} AS mid
+    FROM day_rows r WHERE r.excluded_reason IS NULL
+    GROUP BY r.minifigure_id, r.condition, r.currency HAVING count(*) >= :fenced_from
+),
+marked AS (
+    SELECT r.*, COALESCE(r.price > m.mid * :fence OR r.price * :fence < m.mid, false) AS outlier
+    FROM day_rows r LEFT JOIN mids m
+        ON (m.minifigure_id, m.condition, m.currency) = (r.minifigure_id, r.condition, r.currency)
+        AND r.excluded_reason IS NULL
+)
+SELECT g.minifigure_id, g.condition, g.currency, g.n, g.lo, g.hi, g.excluded, g.excluded_total,
+    {_cents("g.mean")} AS mean, {_cents("g.p50")} AS median, {_cents("g.p25")} AS p25, {_cents("g.p75")} AS p75
+FROM (
+    SELECT o.minifigure_id, o.condition, o.currency,
+        count(*) {_KEPT} AS n,
+        min(o.price) {_KEPT} AS lo,
+        max(o.price) {_KEPT} AS hi,
+        avg(o.price) {_KEPT} * 100 AS mean,
+        CAST(percentile_cont(0.5) WITHIN GROUP (ORDER BY o.price) {_KEPT} AS numeric) * 100 AS p50,
+        CAST(percentile_cont(0.25) WITHIN GROUP (ORDER BY o.price) {_KEPT} AS numeric) * 100 AS p25,
+        CAST(percentile_cont(0.75) WITHIN GROUP (ORDER BY o.price) {_KEPT} AS numeric) * 100 AS p75,
+        count(*) FILTER (WHERE o.excluded_reason IS NOT NULL OR o.outlier) AS excluded_total,
+        jsonb_strip_nulls(jsonb_build_object({_EXCLUDED_BY_REASON})) AS excluded
+    FROM marked o
     GROUP BY o.minifigure_id, o.condition, o.currency
 ) g
 """
@@ -111,7 +130,8 @@ def aggregate_day(session: Session, day: date, figures: list[uuid.UUID] | None =
     snapshots were computed from all of them and are kept.
     """
     only = _FOR_FIGURES if figures is not None else ""
-    params: dict[str, object] = {"day": day, "thin_n": THIN_DATA_N, "method_version": METHOD_VERSION}
+    params: dict[str, object] = {"day": day, "thin_n": THIN_DATA_N, "method_version": METHOD_VERSION,
+                                 "fence": OUTLIER_FENCE, "fenced_from": FENCED_FROM_N}
     if figures is not None:
         params["figures"] = figures
     session.execute(text("SELECT pg_advisory_xact_lock(:lock, :day)"), {"lock": _DAY_LOCK, "day": day.toordinal()})
@@ -145,19 +165,21 @@ def listings_deleted(session: Session, day: date) -> bool:
 
 
 # One index probe per calendar day: no scan of the listings, however many there are.
+# A day aggregated in full by an earlier method version is complete too: recomputing it by
+# today's method is an explicit backfill (`stonks backfill`), never a side effect of a release.
 _DAYS_TO_AGGREGATE = """
 SELECT d::date FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d
 WHERE EXISTS (SELECT 1 FROM price_observations o WHERE o.observed_on = d::date)
-  AND NOT EXISTS (SELECT 1 FROM snapshot_days s WHERE s.day = d::date AND s.method_version >= :method_version)
+  AND NOT EXISTS (SELECT 1 FROM snapshot_days s WHERE s.day = d::date)
 ORDER BY 1
 """
 
 
 def days_to_aggregate(session: Session, first: date, last: date) -> list[date]:
-    """Days from first to last that have listings but no complete aggregation by this method."""
+    """Days from first to last that have listings but no complete aggregation (by any method version)."""
     if first > last:
         return []
-    rows = session.execute(text(_DAYS_TO_AGGREGATE), {"first": first, "last": last, "method_version": METHOD_VERSION})
+    rows = session.execute(text(_DAYS_TO_AGGREGATE), {"first": first, "last": last})
     return list(rows.scalars())
 
 
