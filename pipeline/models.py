@@ -100,6 +100,21 @@ class PriceObservation(Base):
     times_seen: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
+class FigureSearch(Base):
+    """A figure searched for on a day and marketplace, and what the search found: a day with no
+    snapshot and a search of no listings has "no live listings", one with no search was not priced."""
+
+    __tablename__ = "figure_searches"
+
+    minifigure_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("minifigures.id", ondelete="CASCADE"),
+                                                     primary_key=True)
+    searched_on: Mapped[date] = mapped_column(Date, primary_key=True)
+    marketplace: Mapped[str] = mapped_column(String(16), primary_key=True)
+    listings: Mapped[int] = mapped_column(Integer)  # distinct listings the latest search of the day returned
+    included: Mapped[int] = mapped_column(Integer)  # of which classification counted
+    searched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class PriceSnapshot(Base):
     """Daily asking-price statistics per figure, condition and currency."""
 

@@ -124,3 +124,31 @@ def test_the_sandbox_banner_says_the_data_is_sandbox_data() -> None:
     assert "Sandbox data" in sandbox.get("/prices").text
     real = TestClient(create_app(settings_with(stonks_sandbox=False), RecordingDispatcher()))
     assert "Sandbox data" not in real.get("/prices").text
+
+
+def test_a_search_that_found_nothing_says_no_live_listings_not_never_priced(http: TestClient) -> None:
+    import subprocess
+    import sys
+    from datetime import UTC, datetime
+
+    from pipeline.db import session_scope
+    from pipeline.services import prices
+    from pipeline.sources.ebay import BrowseQuery
+
+    number = f"sw{uuid.uuid4().hex[:5]}"
+    searched = insert_figure("Searched Nobody", days=0, bricklink_id=number)
+    never = insert_figure("Never Searched", days=0)
+    now = datetime.now(UTC)
+    with session_scope() as session:
+        figure = prices.load_figure(session, searched)
+        prices.store_listings(session, figure, BrowseQuery(q=number, category_id="19001"), [], "EBAY_US", now)
+    answer = http.get(f"/v1/minifigures/{searched}/snapshots").json()
+    assert answer["series"] == [] and answer["search"] == {
+        "state": "no_live_listings", "text": f"no live listings on {now.date()}", "day": now.date().isoformat(),
+        "marketplace": "EBAY_US", "listings": 0, "included": 0}
+    assert http.get(f"/v1/minifigures/{never}/snapshots").json()["search"]["state"] == "never_priced"
+    assert f"no live listings on {now.date()}" in http.get(f"/prices/{searched}").text
+    assert "never priced" in http.get(f"/prices/{never}").text
+    cli = subprocess.run([sys.executable, "-m", "actors.cli", "prices", number], capture_output=True, text=True,
+                         timeout=60)
+    assert cli.returncode == 0 and cli.stdout.strip() == f"Searched Nobody ({number}): no live listings on {now.date()}"

@@ -2,7 +2,7 @@
 
 One module per topic: `db` (schema), `runs` (status, runs: the run history),
 `messages` (send, cancel), `health`, `queues` (queues, purge), `dlq` (dead
-letters), `inspect` (inspect, workers), `schedule`, `backfill`, and `serve`
+letters), `inspection` (inspect, workers), `schedule`, `backfill`, `prices`, and `serve`
 (up, dashboard, sandbox, metrics); `output` holds what they share: --json,
 text tables and the exit codes of a failure. A command imports what only it
 needs (the supervisor, the web app, Dramatiq's results) when it runs.
@@ -18,6 +18,7 @@ from actors.cli.dlq import dlq
 from actors.cli.health import health
 from actors.cli.inspection import inspect_, workers
 from actors.cli.messages import cancel, send
+from actors.cli.prices import prices
 from actors.cli.queues import purge, queues
 from actors.cli.runs import runs, status
 from actors.cli.schedule import schedule
@@ -32,7 +33,7 @@ def cli() -> None:
 
 
 for command in (db_group, status, runs, send, cancel, health, queues, purge, dlq, workers, inspect_, schedule,
-                backfill, up, dashboard, sandbox, metrics):
+                backfill, prices, up, dashboard, sandbox, metrics):
     cli.add_command(command)
 
 

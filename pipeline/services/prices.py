@@ -26,8 +26,8 @@ from pipeline.quality import (
 )
 from pipeline.services import batches
 from pipeline.sources.ebay import BrowseQuery, EbayClient, ItemSummary
-from pipeline.sql import catalog, receipts
-from pipeline.sql.observations import ObservationRow, mark_priced, upsert_observations
+from pipeline.sql import catalog, receipts, searches
+from pipeline.sql.observations import ObservationRow, upsert_observations
 
 SOURCE = "ebay"
 MAX_LISTINGS = 1_000  # five pages of 200: a bound on the daily quota one figure can spend
@@ -75,6 +75,22 @@ def find_figure(session: Session, number: str) -> Figure:
         names = ", ".join(sorted(str(row[1]) for row in variants))
         raise InvalidInput(f"set_number {number!r} matches {names}; name the variant")
     raise InvalidInput(f"set_number {number!r} is not in the catalog; sync the catalog first")
+
+
+def search_status(session: Session, figure_id: uuid.UUID) -> dict[str, Any]:
+    """What the figure's latest search found: never priced, no live listings, none counted, or priced."""
+    last = searches.latest(session, figure_id)
+    if last is None:
+        return {"state": "never_priced", "text": "never priced: no search of this figure yet"}
+    found = {"day": last.searched_on.isoformat(), "marketplace": last.marketplace, "listings": last.listings,
+             "included": last.included}
+    if last.listings == 0:
+        return {"state": "no_live_listings", "text": f"no live listings on {last.searched_on}", **found}
+    if last.included == 0:
+        return {"state": "none_counted",
+                "text": f"{last.listings} listings on {last.searched_on}, none counted (every one excluded)", **found}
+    return {"state": "priced", "text": f"{last.included} of {last.listings} listings counted on {last.searched_on}",
+            **found}
 
 
 def browse_query(figure: Figure, condition: Condition | None, category_id: str) -> BrowseQuery:
@@ -141,11 +157,16 @@ def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: 
     summary = {"minifigure_id": str(figure.id), "query": query.q, "condition": condition,
                "observed_on": now.date().isoformat(), **_counts(rows),
                "inserted": written.inserted, "updated": written.updated}
-    mark_priced(session, [figure.id], now)
+    searches.record(session, {figure.id: _found(rows)}, now.date(), marketplace, now)
     if message_id:
         batches.member_succeeded(session, message_id, now)
         receipts.record(session, message_id, summary)
     return summary
+
+
+def _found(rows: list[ObservationRow]) -> tuple[int, int]:
+    """A search's listings and those of them included: what the day's search record keeps."""
+    return len(rows), sum(row.excluded_reason is None for row in rows)
 
 
 def _counts(rows: list[ObservationRow]) -> dict[str, Any]:
@@ -195,8 +216,7 @@ def store_fetched(session: Session, fetched: list[Fetched], failed: dict[str, st
         done["figures"][str(f.figure.id)] = {"query": f.query.q, "observed_on": now.date().isoformat(),
                                              **_counts(rows[f.figure.id])}
     done["failed"].update(failed)
-    if fetched:
-        mark_priced(session, [f.figure.id for f in fetched], now)
+    searches.record(session, {f.figure.id: _found(rows[f.figure.id]) for f in fetched}, now.date(), marketplace, now)
     if message_id:
         batches.keys_settled(session, message_id, [str(f.figure.id) for f in fetched], failed, now)
         receipts.record(session, message_id, done)

@@ -116,9 +116,5 @@ def upsert_observations(session: Session, rows: list[ObservationRow]) -> Upserte
     return Upserted(inserted, total - inserted)
 
 
-def mark_priced(session: Session, minifigure_ids: list[uuid.UUID], at: datetime) -> None:
-    driver(session).execute("UPDATE minifigures SET last_priced_at = %s WHERE id = ANY(%s)", (at, minifigure_ids))
-
-
 def oldest_day(session: Session) -> date | None:
     return session.execute(text("SELECT min(observed_on) FROM price_observations")).scalar()

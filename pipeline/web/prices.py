@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from pipeline.models import Minifigure, PriceSnapshot
+from pipeline.services import prices
 from pipeline.sql import catalog, snapshots
 from pipeline.web.chart import ChartPoint, price_chart
 from pipeline.web.deps import db_session
@@ -90,7 +91,7 @@ def prices_page(request: Request, q: str = "", session: Session = Depends(db_ses
 def figure_page(request: Request, figure_id: uuid.UUID, session: Session = Depends(db_session)) -> Response:
     figure = get_figure(session, figure_id)
     return render(request, "figure.html", figure=figure, series=series_of(snapshots.of_figure(session, figure_id)),
-                  change_days=CHANGE_DAYS)
+                  change_days=CHANGE_DAYS, search=prices.search_status(session, figure_id))
 
 
 @router.get("/prices/{figure_id}/snapshots.csv")
@@ -118,7 +119,8 @@ def minifigures(q: str = "", limit: int = Query(50, ge=1, le=500),
 def minifigure_snapshots(figure_id: uuid.UUID, session: Session = Depends(db_session)) -> dict[str, Any]:
     """Daily asking-price snapshots, oldest first, with the 7/30/90-day median changes per condition."""
     get_figure(session, figure_id)
-    return {"minifigure_id": str(figure_id), "price_kind": "asking", "series": [
+    return {"minifigure_id": str(figure_id), "price_kind": "asking", "search": prices.search_status(session, figure_id),
+            "series": [
         {"condition": s.condition, "currency": s.currency, "change_pct": s.changes,
          "snapshots": [snapshot_row(x) for x in s.snapshots]}
         for s in series_of(snapshots.of_figure(session, figure_id))]}

@@ -1,0 +1,32 @@
+"""figure_searches: each figure's search of a day, even one that found nothing
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = '0005'
+down_revision = '0004'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'figure_searches',
+        sa.Column('minifigure_id', postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column('searched_on', sa.Date(), nullable=False),
+        sa.Column('marketplace', sa.String(length=16), nullable=False),
+        sa.Column('listings', sa.Integer(), nullable=False),
+        sa.Column('included', sa.Integer(), nullable=False),
+        sa.Column('searched_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['minifigure_id'], ['minifigures.id'], ondelete='CASCADE'),
+        sa.PrimaryKeyConstraint('minifigure_id', 'searched_on', 'marketplace'),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('figure_searches')
