@@ -9,19 +9,31 @@ prefixed with `stack.namespace`) and are checked in the clients'
 - Rebrickable: one request per second, all processes together. A caller waits
   for the next second, up to MAX_PACED_WAIT_S, then the message is deferred.
 
-A quota the service itself reports as spent (`QuotaExceeded`), or a long
-Retry-After, becomes `Deferred` too (see `deferring`).
+A service that asks to wait (`Retry-After` on a 429) pauses every thread and
+process that calls it with the same credentials: the pause is a Redis key, read
+by `before_request` (at most every PAUSE_REFRESH_S per process); a pause longer
+than LONG_RETRY_AFTER_S defers the message instead of sleeping through it.
+
+eBay answers both "too many requests" and "the daily quota is spent" with 429,
+error 2001. A 429 is a rate limit, retried with backoff, unless the day's usage
+says the quota is spent: eBay's own count (Developer Analytics `getRateLimits`),
+else the system's. Only then is the message deferred, to the quota's reset. A
+quota the service itself reports as spent (`QuotaExceeded`: Brickset's), or a
+long Retry-After, becomes `Deferred` too (see `deferring`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
+import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
@@ -31,7 +43,7 @@ from pipeline.clock import utcnow
 from pipeline.errors import Deferred
 from pipeline.settings import get_settings
 from pipeline.sources.ebay import EbayClient
-from pipeline.sources.errors import QuotaExceeded, TransientSourceError
+from pipeline.sources.errors import QuotaExceeded, RateLimited, SourceError, TransientSourceError
 from pipeline.sources.factory import (
     CatalogClient,
     thread_catalog_client,
@@ -44,6 +56,14 @@ DAY_MS = 86_400_000
 SECOND_MS = 1_000
 MAX_PACED_WAIT_S = 15.0
 LONG_RETRY_AFTER_S = 30.0  # a wait the HTTP layer would not sleep through: defer instead
+PAUSE_REFRESH_S = 0.2  # how stale a process's view of another process's pause may be
+
+# A pause only ever grows: a shorter Retry-After does not cut a longer one short.
+_PAUSE = """
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
+    redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+"""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -102,8 +122,15 @@ class Quotas:
     """The cross-process limits, as a `before_request` hook for the clients."""
 
     def __init__(self, backend: RedisBackend, namespace: str, ebay_daily: int,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, credentials: Mapping[str, str] | None = None) -> None:
+        """`credentials`: per service, a tag of the API and credentials its pause is shared by."""
         self.ebay_daily = ebay_daily
+        self._redis = backend.client
+        self._pause_script = self._redis.register_script(_PAUSE)
+        self._pause_keys = {service: f"{namespace}:pause:{service}:{tag}"
+                            for service, tag in (credentials or {}).items()}
+        self._namespace = namespace
+        self._paused_until: dict[str, tuple[float, float]] = {}  # service -> (read at, paused until), monotonic
         self.ebay = BucketQuota(backend, f"{namespace}:quota:ebay-browse", limit=ebay_daily, bucket_ms=DAY_MS)
         self.rebrickable = BucketQuota(backend, f"{namespace}:rate:rebrickable", limit=1, bucket_ms=SECOND_MS)
         self._sleep = sleep
@@ -138,7 +165,38 @@ class Quotas:
         finally:
             self._prepaid.ebay = None
 
+    def pause_key(self, service: str) -> str:
+        return self._pause_keys.get(service) or f"{self._namespace}:pause:{service}"
+
+    def throttled(self, service: str, seconds: float) -> None:
+        """The service asked to wait `seconds`: every caller of it waits as long (an `on_throttled` hook)."""
+        ms = max(1, math.ceil(seconds * 1000))
+        self._pause_script(keys=[self.pause_key(service)], args=[ms])
+        now = time.monotonic()
+        until = max(self._paused_until.get(service, (now, now))[1], now + ms / 1000)
+        self._paused_until[service] = (now, until)
+
+    def paused_for(self, service: str) -> float:
+        """Seconds left of the service's pause, as Redis had it at most PAUSE_REFRESH_S ago."""
+        now = time.monotonic()
+        read_at, until = self._paused_until.get(service, (-math.inf, 0.0))
+        if now - read_at >= PAUSE_REFRESH_S:
+            left_ms = self._redis.pttl(self.pause_key(service))
+            until = now + left_ms / 1000 if left_ms and left_ms > 0 else 0.0
+            self._paused_until[service] = (now, until)
+        return max(until - now, 0.0)
+
+    def ebay_left(self) -> int:
+        """Calls left of today's eBay quota by the system's own count."""
+        used = self._redis.get(self.ebay.bucket())
+        return max(self.ebay_daily - int(used or 0), 0)
+
     def before_request(self, service: str) -> None:
+        wait = self.paused_for(service)
+        if wait > LONG_RETRY_AFTER_S:
+            raise Deferred(f"{service}: asked every caller to wait {wait:.0f} s (Retry-After)", wait)
+        if wait > 0:
+            self._sleep(wait + random.uniform(0.0, 0.05))
         if service == "ebay":
             self._daily()
         elif service == "rebrickable":
@@ -163,30 +221,75 @@ class Quotas:
             self._sleep(1.0 - time.time() % 1.0 + random.uniform(0.0, 0.05))
 
 
+def _tag(*parts: object) -> str:
+    """A short, stable name for an API and its credentials (a digest: the secret itself is not in it)."""
+    return hashlib.sha256(" ".join(str(p) for p in parts).encode()).hexdigest()[:12]
+
+
 @functools.cache
 def quotas() -> Quotas:
     import actors
 
-    return Quotas(actors.stack.rate_limits, actors.stack.namespace, get_settings().ebay_daily_quota)
+    settings = get_settings()
+    secret = settings.rebrickable_api_key
+    credentials = {"ebay": _tag(settings.ebay_api_base, settings.ebay_client_id),
+                   "rebrickable": _tag(settings.rebrickable_api_base, secret and secret.get_secret_value())}
+    return Quotas(actors.stack.rate_limits, actors.stack.namespace, settings.ebay_daily_quota,
+                  credentials=credentials)
 
 
 def ebay_client() -> EbayClient:
     """This thread's eBay client, its requests counted against the shared daily quota."""
-    return thread_ebay_client(get_settings(), quotas().before_request)
+    return thread_ebay_client(get_settings(), quotas().before_request, quotas().throttled)
 
 
 def catalog_client() -> CatalogClient:
     """This thread's catalog client, its requests paced as the source allows."""
-    return thread_catalog_client(get_settings(), quotas().before_request)
+    return thread_catalog_client(get_settings(), quotas().before_request, quotas().throttled)
 
 
-def deferral_for(exc: TransientSourceError, now: datetime) -> Deferred | None:
-    """The deferral a source error means, or None when an ordinary retry fits."""
+def deferral_for(exc: TransientSourceError, now: datetime, quota: QuotaState | None = None) -> Deferred | None:
+    """The deferral a source error means, or None when an ordinary retry fits.
+
+    `quota`: the eBay quota as the day's usage has it, for a 429 from eBay: spent, it defers the
+    message to its reset; otherwise the 429 was a rate limit, and the message retries.
+    """
     if isinstance(exc, QuotaExceeded):
         return Deferred(str(exc), exc.retry_after or seconds_to_next_utc_day(now))
+    if isinstance(exc, RateLimited) and exc.service == "ebay" and quota is not None and quota.remaining <= 0:
+        return Deferred(f"{exc}; the daily quota is spent ({quota.source}: {quota.limit} calls)",
+                        quota.seconds_to_reset(now))
     if exc.retry_after is not None and exc.retry_after > LONG_RETRY_AFTER_S:
         return Deferred(str(exc), exc.retry_after)
     return None
+
+
+@dataclass(frozen=True)
+class QuotaState:
+    """The day's eBay quota: by eBay's own count (`getRateLimits`), else by the system's."""
+
+    limit: int
+    remaining: int
+    reset: datetime | None
+    source: str  # "eBay's count" or "the system's count"
+
+    def seconds_to_reset(self, now: datetime) -> float:
+        if self.reset is None or self.reset <= now:
+            return seconds_to_next_utc_day(now)
+        return (self.reset - now).total_seconds() + 60
+
+
+def ebay_quota(now: datetime) -> QuotaState:
+    """The day's eBay quota: eBay's count when its Analytics API answers, else the system's own."""
+    try:
+        rate = ebay_client().rate_limit()
+    except SourceError as exc:
+        logger.info("eBay's rate limits unavailable (%s): the system's own count decides", exc)
+        rate = None
+    if rate is not None:
+        return QuotaState(rate.limit, rate.remaining, rate.reset, "eBay's count")
+    q = quotas()
+    return QuotaState(q.ebay_daily, q.ebay_left(), None, "the system's count")
 
 
 def deferring(fn: Callable[P, R]) -> Callable[P, R]:
@@ -197,7 +300,9 @@ def deferring(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except TransientSourceError as exc:
-            deferral = deferral_for(exc, utcnow())
+            now = utcnow()
+            quota = ebay_quota(now) if isinstance(exc, RateLimited) and exc.service == "ebay" else None
+            deferral = deferral_for(exc, now, quota)
             if deferral is None:
                 raise
             logger.info("%s: deferring by %.0f s: %s", fn.__name__, deferral.delay_s, exc)

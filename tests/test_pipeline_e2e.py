@@ -403,3 +403,24 @@ def test_a_second_price_batch_of_the_day_reports_its_snapshots_as_unchanged(clea
     first, second = outcomes
     assert day_snapshots > 0 and first["snapshots"] + first["snapshots_unchanged"] == day_snapshots
     assert second["snapshots"] == 0 and second["snapshots_unchanged"] == day_snapshots
+
+
+def test_an_ebay_429_with_quota_left_is_a_rate_limit_retried_not_a_day_deferred(
+        clean, worker: Path, sandbox: SandboxServer) -> None:
+    from actors import fetch_prices_for_minifigure
+
+    _sync(limit=1)
+    (figure,) = [str(r.id) for r in rows("SELECT id FROM minifigures")]
+    sandbox.inject("ebay", "429", count=None, path_contains="/item_summary/search")
+    message = fetch_prices_for_minifigure.send(figure)
+
+    def ended(*statuses: str):
+        return lambda: (r := run_of(message.message_id)) and r["status"] in statuses and r
+
+    life = wait_for(ended("retrying", "delayed", "failed", "dead_lettered", "succeeded"), timeout=60,
+                    what="the fetch to be retried")
+    sandbox.clear_faults()
+    assert life["status"] == "retrying" and "RateLimited" in life["error"] and "error 2001" in life["error"]
+    assert not [e for e in life["events"] if e["event"] == "deferred"]
+    done = wait_for(ended("succeeded", "failed", "dead_lettered"), timeout=90, what="the retried fetch to succeed")
+    assert done["status"] == "succeeded"

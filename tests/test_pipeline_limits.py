@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import Deferred
-from pipeline.sources.errors import QuotaExceeded, TransientSourceError
+from pipeline.sources.errors import QuotaExceeded, RateLimited, TransientSourceError
 from sandbox import SandboxServer
 from tests.support.pipeline import (
     clear_pipeline_tables,
@@ -51,20 +51,6 @@ def castle() -> list[str]:
 
 def _ended(message_id: str, *statuses: str):
     return lambda: (r := run_of(message_id)) and r["status"] in statuses and r
-
-
-def test_a_quota_the_service_reports_spent_defers_the_message(broker, worker: Path, sandbox: SandboxServer,
-                                                             castle: list[str]) -> None:
-    from actors import fetch_prices_for_minifigure
-
-    sandbox.inject("ebay", "429", count=None, path_contains="/item_summary/search")
-    message = fetch_prices_for_minifigure.send(castle[0])
-    life = wait_for(_ended(message.message_id, "delayed", "failed", "dead_lettered", "succeeded"), timeout=60,
-                    what="the fetch to be deferred")
-    sandbox.clear_faults()
-    assert life["status"] == "delayed" and life["retries"] == 0
-    deferred = [e for e in life["events"] if e["event"] == "deferred"]
-    assert len(deferred) == 1 and "Deferred" in deferred[0]["error"] and "error 2001" in deferred[0]["error"]
 
 
 def test_the_ebay_daily_quota_holds_across_worker_processes(broker, worker: Path, sandbox: SandboxServer,
@@ -194,18 +180,52 @@ def test_a_group_barrier_clears_once_when_its_members_finish_together() -> None:
     [
         (QuotaExceeded("ebay", "search", "error 2001", status=429, retry_after=90.0), 90.0),
         (QuotaExceeded("brickset", "getSets", "API limit exceeded"), "next day"),
+        (RateLimited("ebay", "search", "error 2001", status=429), None),  # the quota has calls left
+        (RateLimited("ebay", "search", "error 2001", status=429, retry_after=90.0), 90.0),
         (TransientSourceError("rebrickable", "/lego/sets/", "throttled", status=429, retry_after=120.0), 120.0),
         (TransientSourceError("rebrickable", "/lego/sets/", "throttled", status=429, retry_after=2.0), None),
         (TransientSourceError("ebay", "search", "HTTP 503", status=503), None),
     ],
 )
 def test_which_source_errors_become_deferrals(error: TransientSourceError, delay: object) -> None:
-    from actors.quotas import deferral_for
+    from actors.quotas import QuotaState, deferral_for
 
     now = datetime(2026, 5, 1, 23, 0, tzinfo=UTC)
-    deferral = deferral_for(error, now)
+    deferral = deferral_for(error, now, QuotaState(5000, 4700, None, "eBay's count"))
     if delay is None:
         assert deferral is None
     else:
         assert isinstance(deferral, Deferred)
         assert deferral.delay_s == (3600 + 60 if delay == "next day" else delay)
+
+
+@pytest.mark.parametrize(("reset", "delay"), [(datetime(2026, 5, 2, 7, 0, tzinfo=UTC), 8 * 3600 + 60),
+                                               (None, 3600 + 60)])
+def test_an_ebay_429_when_the_days_usage_says_spent_defers_to_the_reset(reset: datetime | None, delay: float) -> None:
+    from actors.quotas import QuotaState, deferral_for
+
+    now = datetime(2026, 5, 1, 23, 0, tzinfo=UTC)
+    deferral = deferral_for(RateLimited("ebay", "search", "error 2001", status=429), now,
+                            QuotaState(5000, 0, reset, "eBay's count"))
+    assert isinstance(deferral, Deferred) and deferral.delay_s == delay
+    assert "the daily quota is spent (eBay's count: 5000 calls)" in str(deferral)
+
+
+def test_a_retry_after_pauses_every_caller_of_the_api_in_every_process() -> None:
+    import actors
+    from actors.quotas import Quotas
+
+    namespace = f"{os.environ['REDIS_NAMESPACE']}-{uuid.uuid4().hex[:6]}"
+    slept: list[float] = []
+    told = Quotas(actors.stack.rate_limits, namespace, 100, credentials={"ebay": "keys-a"})
+    other_process = Quotas(actors.stack.rate_limits, namespace, 100, sleep=slept.append,
+                           credentials={"ebay": "keys-a"})
+    other_keys = Quotas(actors.stack.rate_limits, namespace, 100, sleep=slept.append, credentials={"ebay": "keys-b"})
+    told.throttled("ebay", 2.0)
+    told.throttled("ebay", 0.5)  # a shorter wait does not cut the longer one short
+    other_process.before_request("ebay")
+    other_keys.before_request("ebay")  # other credentials: not paused
+    assert len(slept) == 1 and 1.8 < slept[0] <= 2.1
+    told.throttled("ebay", 120.0)
+    with pytest.raises(Deferred, match="asked every caller to wait 120 s"):
+        Quotas(actors.stack.rate_limits, namespace, 100, credentials={"ebay": "keys-a"}).before_request("ebay")

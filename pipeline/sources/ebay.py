@@ -3,7 +3,7 @@
 What eBay cannot do here: Browse returns live listings, so its prices are
 asking prices, not sales; sold prices (Finding `findCompletedItems`,
 Marketplace Insights) are closed to ordinary developers. Browse allows 5,000
-calls a day by default (429, error 2001, when spent) and at most 10,000
+calls a day by default (429, error 2001, when spent, as when called too fast) and at most 10,000
 results per query. Auctions come back only when asked for (`buyingOptions`).
 """
 
@@ -14,8 +14,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.sources.ebay_listings import (
     SEARCH_ENDPOINT,
@@ -29,7 +30,7 @@ from pipeline.sources.ebay_listings import (
 from pipeline.sources.errors import (
     AuthError,
     PermanentSourceError,
-    QuotaExceeded,
+    RateLimited,
     SourceError,
 )
 from pipeline.sources.http import (
@@ -37,21 +38,31 @@ from pipeline.sources.http import (
     HttpSource,
     Reply,
     RetryPolicy,
+    Throttled,
     error_for_status,
 )
-from pipeline.sources.payload import parse
-from pipeline.sources.replies import EbayTokenJson
+from pipeline.sources.payload import Wire, parse
+from pipeline.sources.replies import (
+    EbayRateJson,
+    EbayRateLimitJson,
+    EbayRateLimitsJson,
+    EbayRateResourceJson,
+    EbayTokenJson,
+)
 
-__all__ = ["ApplicationToken", "BrowseQuery", "EbayClient", "ItemSummary", "Money", "SearchPage", "ShippingOption",
-           "build_filter"]
+__all__ = ["ApplicationToken", "BrowseQuery", "EbayClient", "ItemSummary", "Money", "RateLimit", "SearchPage",
+           "ShippingOption", "build_filter"]
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=Wire)
 
 SCOPE = "https://api.ebay.com/oauth/api_scope"
 TOKEN_ENDPOINT = "/identity/v1/oauth2/token"
 MAX_LIMIT = 200
 MAX_RESULTS = 10_000  # offset + limit may not pass it
 QUOTA_ERROR_ID = 2001
+RATE_LIMIT_ENDPOINT = "/developer/analytics/v1_beta/rate_limit/"
+BROWSE_RESOURCE = "buy.browse"
 SORTS = frozenset({"price", "-price", "distance", "newlyListed", "endingSoonest"})
 
 
@@ -118,7 +129,7 @@ def search_params(query: BrowseQuery, offset: int) -> dict[str, str]:
 
 
 def check_reply(reply: Reply) -> SourceError | None:
-    """eBay's verdict: the `errors[]` envelope, the token endpoint's `error`, 429/2001 as a spent quota."""
+    """eBay's verdict: the `errors[]` envelope, the token endpoint's `error`, 429/2001 as a rate limit."""
     payload = reply.payload if isinstance(reply.payload, dict) else {}
     errors = payload.get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict) and reply.status >= 400:
@@ -127,10 +138,30 @@ def check_reply(reply: Reply) -> SourceError | None:
         if len(errors) > 1:
             reason += f" (and {len(errors) - 1} more)"
         if reply.status == 429 or first.get("errorId") == QUOTA_ERROR_ID:
-            return reply.fail(QuotaExceeded, reason)
+            return reply.fail(RateLimited, reason)
         return error_for_status(reply, reason) or reply.fail(PermanentSourceError, reason)
     if "error" in payload and reply.status >= 400:
         return error_for_status(reply, f"{payload['error']}: {payload.get('error_description', '')}")
+    return None
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    limit: int
+    remaining: int
+    reset: datetime | None  # when the count starts again
+
+
+def parse_rate_limit(payload: Any) -> RateLimit | None:
+    def read(model: type[M], data: Any, record: str) -> M:
+        return parse(model, data, service=SERVICE, endpoint=RATE_LIMIT_ENDPOINT, record=record)
+
+    for api in read(EbayRateLimitsJson, payload, "rate limits").rateLimits:
+        for resource in read(EbayRateLimitJson, api, "rate limit").resources:
+            found = read(EbayRateResourceJson, resource, "resource")
+            if found.name == BROWSE_RESOURCE and found.rates:
+                rate = read(EbayRateJson, found.rates[0], "rate")
+                return RateLimit(rate.limit, rate.remaining, rate.reset)
     return None
 
 
@@ -161,6 +192,7 @@ class EbayClient:
         timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
         before_request: BeforeRequest | None = None,
+        on_throttled: Throttled | None = None,
         token_margin_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
         token: ApplicationToken | None = None,
@@ -168,7 +200,8 @@ class EbayClient:
         self.base_url = base_url.rstrip("/")
         self.marketplace_id = marketplace_id
         self._credentials = (client_id, client_secret)
-        self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request)
+        self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request,
+                                on_throttled=on_throttled)
         self._token_margin_s = token_margin_s
         self._clock = clock
         self._app_token = token or ApplicationToken()  # of this client alone, unless one is given to share
@@ -200,6 +233,15 @@ class EbayClient:
             offset += query.limit
             if not page.has_next or not page.items or offset + query.limit > MAX_RESULTS:
                 return items
+
+    def rate_limit(self) -> RateLimit | None:
+        """Browse's calls for the day by eBay's count (Developer Analytics `getRateLimits`); None if the
+        reply names no rate for the `buy.browse` resource."""
+        headers = {"Authorization": f"Bearer {self.token()}"}
+        payload = self._http.call("GET", f"{self.base_url}{RATE_LIMIT_ENDPOINT}", RATE_LIMIT_ENDPOINT,
+                                  params={"api_context": "buy", "api_name": "Browse"}, headers=headers,
+                                  check=check_reply)
+        return parse_rate_limit(payload)
 
     def _mint_token(self) -> tuple[str, float]:
         payload = self._http.call(

@@ -62,6 +62,14 @@ class TransientSourceError(SourceError):
         return f"{text}; retry after {self.retry_after:g} s" if self.retry_after is not None else text
 
 
+class RateLimited(TransientSourceError):
+    """HTTP 429: too many requests for now (eBay's error 2001, Rebrickable's throttling).
+
+    Wait (the service's Retry-After, else a growing backoff) and ask again. eBay answers a spent
+    daily quota with the same 429: only the day's usage tells them apart (`actors.quotas`).
+    """
+
+
 class QuotaExceeded(TransientSourceError):
     """The service's call quota is spent (Brickset "API limit exceeded", eBay 2001).
 

@@ -20,7 +20,7 @@ from pipeline.sources.bricklink import BricklinkClient
 from pipeline.sources.brickset import BricksetClient
 from pipeline.sources.ebay import ApplicationToken, EbayClient
 from pipeline.sources.errors import AuthError
-from pipeline.sources.http import BeforeRequest, RetryPolicy
+from pipeline.sources.http import BeforeRequest, RetryPolicy, Throttled
 from pipeline.sources.rebrickable import RebrickableClient
 
 CatalogClient = BricksetClient | RebrickableClient
@@ -38,7 +38,8 @@ def _optional(value: str | SecretStr | None) -> str | None:
 
 
 def make_catalog_client(
-    settings: Settings, *, before_request: BeforeRequest | None = None, retry: RetryPolicy | None = None
+    settings: Settings, *, before_request: BeforeRequest | None = None, retry: RetryPolicy | None = None,
+    on_throttled: Throttled | None = None,
 ) -> CatalogClient:
     """The client of `settings.catalog_source`: Rebrickable (the default) or Brickset."""
     if settings.catalog_source == "brickset":
@@ -56,13 +57,14 @@ def make_catalog_client(
         _required("rebrickable", "rebrickable_api_key", settings.rebrickable_api_key),
         timeout_s=settings.http_timeout_s,
         before_request=before_request,
+        on_throttled=on_throttled,
         retry=retry,
     )
 
 
 def make_ebay_client(
     settings: Settings, *, before_request: BeforeRequest | None = None, retry: RetryPolicy | None = None,
-    token: ApplicationToken | None = None,
+    token: ApplicationToken | None = None, on_throttled: Throttled | None = None,
 ) -> EbayClient:
     """`token`: an application token to share with other clients of the same credentials (one mint for all)."""
     return EbayClient(
@@ -72,6 +74,7 @@ def make_ebay_client(
         settings.ebay_marketplace_id,
         timeout_s=settings.http_timeout_s,
         before_request=before_request,
+        on_throttled=on_throttled,
         retry=retry,
         token=token,
     )
@@ -97,18 +100,21 @@ _tokens: dict[tuple[Any, ...], ApplicationToken] = {}  # by process, API and cre
 _tokens_lock = threading.Lock()
 
 
-def thread_ebay_client(settings: Settings, before_request: BeforeRequest | None) -> EbayClient:
+def thread_ebay_client(settings: Settings, before_request: BeforeRequest | None,
+                       on_throttled: Throttled | None = None) -> EbayClient:
     client: EbayClient | None = getattr(_clients, "ebay", None)
     if client is None:
         client = _clients.ebay = make_ebay_client(settings, before_request=before_request,
-                                                  token=shared_token(settings))
+                                                  token=shared_token(settings), on_throttled=on_throttled)
     return client
 
 
-def thread_catalog_client(settings: Settings, before_request: BeforeRequest | None) -> CatalogClient:
+def thread_catalog_client(settings: Settings, before_request: BeforeRequest | None,
+                          on_throttled: Throttled | None = None) -> CatalogClient:
     client: CatalogClient | None = getattr(_clients, "catalog", None)
     if client is None:
-        client = _clients.catalog = make_catalog_client(settings, before_request=before_request)
+        client = _clients.catalog = make_catalog_client(settings, before_request=before_request,
+                                                        on_throttled=on_throttled)
     return client
 
 

@@ -53,6 +53,7 @@ from pipeline.sources.errors import (
     AuthError,
     PermanentSourceError,
     QuotaExceeded,
+    RateLimited,
     RecordNotFound,
     SourceError,
     TransientSourceError,
@@ -131,6 +132,10 @@ class Reply:
         return parse_retry_after(self.headers.get("Retry-After"))
 
 
+Throttled = Callable[[str, float], None]
+"""Called with the service name and the delay when a service asks to wait (`Retry-After`): the
+worker layer makes every thread and process that calls the same API wait with the one that was told."""
+
 Check = Callable[[Reply], SourceError | None]
 """A service's own reading of a reply: the error it means, or None to apply the generic rules."""
 
@@ -162,7 +167,9 @@ def error_for_status(reply: Reply, reason: str | None = None) -> SourceError | N
     """The generic verdict on an HTTP status; None for 2xx and 3xx."""
     status = reply.status
     reason = reason or (f"HTTP {status}: {reply.snippet}" if reply.snippet else f"HTTP {status}")
-    if status == 429 or status >= 500:
+    if status == 429:
+        return reply.fail(RateLimited, reason)
+    if status >= 500:
         return reply.fail(TransientSourceError, reason)
     if status in (401, 403):
         return reply.fail(AuthError, reason)
@@ -222,9 +229,11 @@ class HttpSource:
         timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
         before_request: BeforeRequest | None = None,
+        on_throttled: Throttled | None = None,
         session: requests.Session | None = None,
     ) -> None:
         self.service = service
+        self.on_throttled = on_throttled
         self.timeout_s = timeout_s
         self.retry = retry or RetryPolicy()
         self.before_request = before_request
@@ -278,7 +287,12 @@ class HttpSource:
         except requests.RequestException as exc:
             raise TransientSourceError(self.service, endpoint, f"connection failed: {exc}") from exc
         reply = make_reply(self.service, endpoint, response.status_code, response.headers, response.content)
-        return judge(reply, check)
+        try:
+            return judge(reply, check)
+        except TransientSourceError as exc:
+            if exc.retry_after is not None and self.on_throttled is not None:
+                self.on_throttled(self.service, exc.retry_after)
+            raise
 
     def _is_retryable(self, exc: BaseException) -> bool:
         if not isinstance(exc, TransientSourceError):

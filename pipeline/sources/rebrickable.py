@@ -21,15 +21,16 @@ from urllib.parse import quote, urlsplit
 
 from pipeline.sources.errors import (
     PermanentSourceError,
+    RateLimited,
     RecordNotFound,
     SourceError,
-    TransientSourceError,
 )
 from pipeline.sources.http import (
     BeforeRequest,
     HttpSource,
     Reply,
     RetryPolicy,
+    Throttled,
     error_for_status,
     usable_delay,
 )
@@ -108,7 +109,7 @@ def check_reply(reply: Reply) -> SourceError | None:
     if reply.status == 429:
         delay = reply.retry_after()
         delay = delay if delay is not None else throttle_delay(detail)
-        return reply.fail(TransientSourceError, detail or "throttled", delay)
+        return reply.fail(RateLimited, detail or "throttled", delay)
     if detail and reply.status >= 400:
         return error_for_status(reply, detail)
     return None
@@ -171,11 +172,13 @@ class RebrickableClient:
         timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
         before_request: BeforeRequest | None = None,
+        on_throttled: Throttled | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.page_size = max(1, min(page_size, MAX_PAGE_SIZE))
         self._headers = {"Authorization": f"key {api_key}"}
-        self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request)
+        self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request,
+                                on_throttled=on_throttled)
         self._themes: list[RebrickableTheme] | None = None
 
     def close(self) -> None:

@@ -234,6 +234,30 @@ class EbaySearchPageJson(Wire):
     next: OptText = None
 
 
+class EbayRateJson(Wire):
+    limit: Count
+    remaining: Count
+    reset: OptMoment = None
+    timeWindow: OptInteger = None
+
+
+class EbayRateResourceJson(Wire):
+    name: OptText = None
+    rates: OptItems = ()
+
+
+class EbayRateLimitJson(Wire):
+    apiContext: OptText = None
+    apiName: OptText = None
+    resources: OptItems = ()
+
+
+class EbayRateLimitsJson(Wire):
+    """Developer Analytics `getRateLimits`: per API, per resource, its rates (limit, remaining, reset)."""
+
+    rateLimits: OptItems = ()
+
+
 # --- BrickLink ------------------------------------------------------------------------------------------------
 
 

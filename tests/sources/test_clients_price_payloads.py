@@ -14,7 +14,7 @@ from pipeline.sources.ebay_listings import parse_search_page
 from pipeline.sources.errors import (
     AuthError,
     PermanentSourceError,
-    QuotaExceeded,
+    RateLimited,
     RecordNotFound,
     SourceError,
     TransientSourceError,
@@ -88,7 +88,7 @@ def test_a_malformed_reply_names_its_fields_but_shows_no_secret_and_no_long_valu
     ("status", "body", "headers", "kind", "words"),
     [
         (401, ex.EBAY_INVALID_TOKEN, {}, AuthError, "error 1001: Invalid access token"),
-        (429, ex.EBAY_TOO_MANY, {}, QuotaExceeded, "error 2001"),
+        (429, ex.EBAY_TOO_MANY, {}, RateLimited, "error 2001"),  # a rate limit: the day's usage tells a spent quota
         (401, ex.EBAY_TOKEN_ERROR, {}, AuthError, "invalid_client: client authentication failed"),
         (400, ('{"errors":[{"errorId":12023,"domain":"API_BROWSE","category":"REQUEST","message":"The \'offset\' '
                'value must be either zero or a multiple of the \'limit\' value"}]}'), {}, PermanentSourceError,
@@ -104,8 +104,8 @@ def test_ebay_errors(status: int, body: str, headers: dict[str, str], kind: type
     assert type(caught.value) is kind
 
 
-def test_ebay_quota_carries_retry_after_when_sent() -> None:
-    with pytest.raises(QuotaExceeded) as caught:
+def test_ebay_429_carries_retry_after_when_sent() -> None:
+    with pytest.raises(RateLimited) as caught:
         verdict(ebay.check_reply, ex.EBAY_TOO_MANY, 429, **{"Retry-After": "30"})
     assert caught.value.retry_after == 30.0
 
