@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
+import redis
+from dramatiq.middleware import CurrentMessage
 from dramatiq.rate_limits.backends import RedisBackend
 
 from pipeline.clock import utcnow
@@ -57,6 +59,8 @@ SECOND_MS = 1_000
 MAX_PACED_WAIT_S = 15.0
 LONG_RETRY_AFTER_S = 30.0  # a wait the HTTP layer would not sleep through: defer instead
 PAUSE_REFRESH_S = 0.2  # how stale a process's view of another process's pause may be
+MAX_SHARED_PAUSE_S = 900.0  # a Retry-After beyond this (a day, a date years away) pauses no one longer
+UNKNOWN_QUOTA_DELIVERIES = 2  # 429s through this many retries of a message, eBay's count unknown: taken as spent
 
 # A pause only ever grows: a shorter Retry-After does not cut a longer one short.
 _PAUSE = """
@@ -131,6 +135,7 @@ class Quotas:
                             for service, tag in (credentials or {}).items()}
         self._namespace = namespace
         self._paused_until: dict[str, tuple[float, float]] = {}  # service -> (read at, paused until), monotonic
+        self._pause_lock = threading.Lock()
         self.ebay = BucketQuota(backend, f"{namespace}:quota:ebay-browse", limit=ebay_daily, bucket_ms=DAY_MS)
         self.rebrickable = BucketQuota(backend, f"{namespace}:rate:rebrickable", limit=1, bucket_ms=SECOND_MS)
         self._sleep = sleep
@@ -169,22 +174,40 @@ class Quotas:
         return self._pause_keys.get(service) or f"{self._namespace}:pause:{service}"
 
     def throttled(self, service: str, seconds: float) -> None:
-        """The service asked to wait `seconds`: every caller of it waits as long (an `on_throttled` hook)."""
-        ms = max(1, math.ceil(seconds * 1000))
-        self._pause_script(keys=[self.pause_key(service)], args=[ms])
-        now = time.monotonic()
-        until = max(self._paused_until.get(service, (now, now))[1], now + ms / 1000)
-        self._paused_until[service] = (now, until)
+        """The service asked to wait `seconds`: every caller of it waits as long (an `on_throttled` hook).
+
+        This process pauses at once; the others through Redis (when Redis fails, only this one)."""
+        if service not in self._pause_keys:
+            return
+        ms = max(1, math.ceil(min(seconds, MAX_SHARED_PAUSE_S) * 1000))
+        self._note_pause(service, time.monotonic() + ms / 1000, read=False)
+        try:
+            self._pause_script(keys=[self.pause_key(service)], args=[ms])
+        except redis.RedisError as exc:
+            logger.warning("%s: the pause of %.1f s is this process's only (Redis: %s)", service, ms / 1000, exc)
 
     def paused_for(self, service: str) -> float:
         """Seconds left of the service's pause, as Redis had it at most PAUSE_REFRESH_S ago."""
+        if service not in self._pause_keys:
+            return 0.0
         now = time.monotonic()
         read_at, until = self._paused_until.get(service, (-math.inf, 0.0))
         if now - read_at >= PAUSE_REFRESH_S:
-            left_ms = self._redis.pttl(self.pause_key(service))
-            until = now + left_ms / 1000 if left_ms and left_ms > 0 else 0.0
-            self._paused_until[service] = (now, until)
+            try:
+                left_ms = self._redis.pttl(self.pause_key(service))
+            except redis.RedisError as exc:
+                logger.warning("%s: other processes' pause unknown (Redis: %s)", service, exc)
+                left_ms = 0
+            until = self._note_pause(service, now + left_ms / 1000 if left_ms and left_ms > 0 else 0.0, read=True)
         return max(until - now, 0.0)
+
+    def _note_pause(self, service: str, until: float, *, read: bool) -> float:
+        """Keep the later of what this process knew and `until`; `read`: Redis was just asked."""
+        with self._pause_lock:
+            read_at, known = self._paused_until.get(service, (-math.inf, 0.0))
+            now = time.monotonic()
+            self._paused_until[service] = (now if read else read_at, max(known, until))
+            return max(known, until)
 
     def ebay_left(self) -> int:
         """Calls left of today's eBay quota by the system's own count."""
@@ -248,17 +271,24 @@ def catalog_client() -> CatalogClient:
     return thread_catalog_client(get_settings(), quotas().before_request, quotas().throttled)
 
 
-def deferral_for(exc: TransientSourceError, now: datetime, quota: QuotaState | None = None) -> Deferred | None:
+def deferral_for(exc: TransientSourceError, now: datetime, quota: QuotaState | None = None,
+                 retries: int = 0) -> Deferred | None:
     """The deferral a source error means, or None when an ordinary retry fits.
 
     `quota`: the eBay quota as the day's usage has it, for a 429 from eBay: spent, it defers the
-    message to its reset; otherwise the 429 was a rate limit, and the message retries.
+    message to its reset; otherwise the 429 was a rate limit, and the message retries. When only the
+    system's own count is known (other users of the keys, a reset at another hour escape it), 429s
+    through UNKNOWN_QUOTA_DELIVERIES retries of the message are taken as a spent quota too.
     """
     if isinstance(exc, QuotaExceeded):
         return Deferred(str(exc), exc.retry_after or seconds_to_next_utc_day(now))
-    if isinstance(exc, RateLimited) and exc.service == "ebay" and quota is not None and quota.remaining <= 0:
-        return Deferred(f"{exc}; the daily quota is spent ({quota.source}: {quota.limit} calls)",
-                        quota.seconds_to_reset(now))
+    if isinstance(exc, RateLimited) and exc.service == "ebay" and quota is not None:
+        if quota.remaining <= 0:
+            return Deferred(f"{exc}; the daily quota is spent ({quota.source}: {quota.limit} calls)",
+                            quota.seconds_to_reset(now))
+        if not quota.from_ebay and retries >= UNKNOWN_QUOTA_DELIVERIES:
+            return Deferred(f"{exc}; still after {retries} retries, and eBay's count unknown: taken as the "
+                            "daily quota spent", seconds_to_next_utc_day(now))
     if exc.retry_after is not None and exc.retry_after > LONG_RETRY_AFTER_S:
         return Deferred(str(exc), exc.retry_after)
     return None
@@ -272,6 +302,10 @@ class QuotaState:
     remaining: int
     reset: datetime | None
     source: str  # "eBay's count" or "the system's count"
+
+    @property
+    def from_ebay(self) -> bool:
+        return self.source == "eBay's count"
 
     def seconds_to_reset(self, now: datetime) -> float:
         if self.reset is None or self.reset <= now:
@@ -302,7 +336,9 @@ def deferring(fn: Callable[P, R]) -> Callable[P, R]:
         except TransientSourceError as exc:
             now = utcnow()
             quota = ebay_quota(now) if isinstance(exc, RateLimited) and exc.service == "ebay" else None
-            deferral = deferral_for(exc, now, quota)
+            message = CurrentMessage.get_current_message()
+            retries = int(message.options.get("retries", 0)) if message is not None else 0
+            deferral = deferral_for(exc, now, quota, retries)
             if deferral is None:
                 raise
             logger.info("%s: deferring by %.0f s: %s", fn.__name__, deferral.delay_s, exc)

@@ -229,3 +229,15 @@ def test_a_retry_after_pauses_every_caller_of_the_api_in_every_process() -> None
     told.throttled("ebay", 120.0)
     with pytest.raises(Deferred, match="asked every caller to wait 120 s"):
         Quotas(actors.stack.rate_limits, namespace, 100, credentials={"ebay": "keys-a"}).before_request("ebay")
+
+
+def test_ebay_429s_through_retries_with_only_the_systems_count_known_are_a_spent_quota() -> None:
+    from actors.quotas import QuotaState, deferral_for
+
+    now = datetime(2026, 5, 1, 23, 0, tzinfo=UTC)
+    error = RateLimited("ebay", "search", "error 2001", status=429)
+    ours = QuotaState(5000, 4000, None, "the system's count")
+    assert deferral_for(error, now, ours, retries=1) is None  # a rate limit, as far as anyone knows
+    deferral = deferral_for(error, now, ours, retries=2)
+    assert isinstance(deferral, Deferred) and deferral.delay_s == 3600 + 60 and "eBay's count unknown" in str(deferral)
+    assert deferral_for(error, now, QuotaState(5000, 4000, None, "eBay's count"), retries=5) is None

@@ -48,7 +48,7 @@ SCUBA = FigureFacts(None, "fig-000456", "Scuba Diver", "City")  # no BrickLink n
 KNIGHT = FigureFacts("cas001", None, "Black Falcon Knight", "Castle")
 GANDALF = FigureFacts("lor013", None, "Gandalf the Grey", "The Lord of the Rings")
 LOTSO = FigureFacts("toy010", None, "Lotso", "Toy Story")
-LUKE_LEGS = FigureFacts("sw0123", None, "Luke Skywalker - Dual Molded Legs", "Star Wars")
+PIRATE_SKELETON = FigureFacts("col0123", None, "Skeleton - Pirate Legs", "Collectible Minifigures")
 
 
 def listing(
@@ -188,7 +188,16 @@ TITLES = [
     (KAI, "LEGO Ninjago Kai njo001 minifigure no head", "part"),
     (POLICE, "LEGO City Police Officer cty0001 without legs", "part"),
     (POLICE, "LEGO City Police Officer cty0001 Minifig w/o torso", "part"),
-    (LUKE_LEGS, "LEGO Star Wars Luke Skywalker Dual Molded Legs sw0123 Minifigure", None),  # its own name
+    (PIRATE_SKELETON, "LEGO Minifigures Skeleton Pirate Legs col0123", None),  # its own name holds the legs
+    (ZOMBIE, "LEGO Minifigures Zombie Pirate Legs col012", "part"),  # another figure's name would not
+    (BATTLE_DROID, "LEGO Star Wars Battle Droid sw0001a Black Head", None),  # colours describe a variant
+    (SPIDER_MAN, "LEGO Spider-Man sh0092 Dark Bluish Gray Hips", None),
+    (ZOMBIE, "LEGO Zombie col012 Legs Short", None),  # BrickLink's word order
+    (KAI, "LEGO Ninjago Kai njo001 complete head to toe", None),
+    (KAI, "LEGO Ninjago Kai njo001 - no parts are missing", None),
+    (KAI, "LEGO Ninjago Kai njo001, Missing: None", None),
+    (HARRY, "LEGO Harry Potter hp001 w/out legs", "part"),
+    (HARRY, "LEGO Harry Potter hp001 spares or repair", "part"),
     (HARRY, "LEGO Harry Potter hp001 Minifigure Dual Sided Head", None),  # a descriptor
     (ZOMBIE, "LEGO Zombie col012 Minifigure with Short Legs", None),
     (POLICE, "LEGO City Police Officer cty0001 Complete - Nothing Missing", None),

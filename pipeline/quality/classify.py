@@ -123,7 +123,7 @@ def _own_part_nouns(figure_name: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=4096)
 def _own_body_parts(figure_name: str) -> frozenset[str]:
     """The body parts the figure's own name holds ("Zombie - Dual Molded Legs"): not a sign of a part."""
-    return frozenset(re.findall(r"\b(?:torso|legs?|heads?|hips)\b", titles.normalize_title(figure_name)))
+    return frozenset(re.findall(r"\b(?:torso|legs|heads?|hips)\b", titles.normalize_title(figure_name)))
 
 
 def _title_reasons(listing: ListingFacts, figure: FigureFacts) -> set[ExclusionReason]:
@@ -176,8 +176,10 @@ def _is_part(text: str, figure_name: str, names_figure: bool) -> bool:
     if titles.MERCHANDISE_NOUN.search(before_with):
         return True
     own_body_parts = _own_body_parts(figure_name)
-    if any(part not in own_body_parts for part in titles.BODY_PART_NOUN.findall(before_with)):
-        return True
+    for named in titles.BODY_PART_NOUN.finditer(before_with):
+        described = named["before"] is not None and titles.DESCRIPTOR.fullmatch(named["before"])
+        if not described and named["part"] not in own_body_parts:
+            return True
     if names_figure or titles.FIGURE_WORD.search(text):
         return False
     own_words = _own_part_nouns(figure_name)

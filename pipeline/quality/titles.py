@@ -144,26 +144,38 @@ PART_SIGNS = compile_all(
     # Less than a whole figure: an incomplete one is not priced like a complete one.
     r"\bincomplete\b",
     r"\bmissing\b",  # "missing legs", "missing cape", "arm missing"
-    r"\b(?:no|without|w/o)\s+(?:a\s+|the\s+|lego\s+)?(?:heads?|torso|legs?|arms?|hands?|hips|body|face)\b",
+    r"\b(?:no|without|w/o|w/out)\s+(?:a\s+|the\s+|lego\s+)?(?:heads?|torso|legs?|arms?|hands?|hips|body|face)\b",
+    r"\bspares?\s+(?:or|and|&)\s+repairs?\b",
 )
 
 # Reassurances, removed before PART_SIGNS run: "complete, nothing missing" is a whole figure.
 PART_NEGATIONS = compile_all(
-    r"\b(?:nothing|none|not|never)\s+(?:is\s+|are\s+)?missing\b",
-    r"\bno\s+(?:missing\s+)?(?:parts?|pieces?|bits?)\s+missing\b",
-    r"\bno\s+missing\b",
-    r"\bmissing\s+nothing\b",
+    r"\b(?:nothing|none|not|never|zero)(?:'s)?\s+(?:is\s+|are\s+)?missing\b",
+    r"\b(?:no|zero)\s+(?:missing\s+)?(?:parts?|pieces?|bits?)\s+(?:are\s+|is\s+)?missing\b",
+    r"\b(?:no|zero)\s+missing\b",
+    r"\bmissing\s*:?\s*(?:nothing|none|no|0)\b",
     r"\bnot\s+incomplete\b",
+    r"\bhead\s+to\s+(?:toe|foot)\b",
 )
 
 # A body part named in the head of a title is what is sold, even beside the figure's number
-# ("Zombie Legs col012"): unless a descriptor precedes it ("short legs", "dual-sided head") or the
-# figure's own name holds it ("Luke Skywalker - Dual Molded Legs").
-_DESCRIBED = (
-    r"(?<!short )(?<!medium )(?<!long )(?<!printed )(?<!plain )(?<!molded )(?<!moulded )(?<!sided )"
-    r"(?<!faced )(?<!alternate )(?<!alternative )(?<!spare )(?<!extra )(?<!second )(?<!2nd )(?<!reversible )"
+# ("Zombie Legs col012"): unless a word describes it, before ("short legs", "dual-sided head",
+# "black head", "dark bluish gray hips": how sellers and BrickLink name variants) or after ("legs
+# short", "head variant"), or the figure's own name holds it ("Skeleton - Pirate Legs").
+_COLOURS = (
+    "black|white|tan|red|blue|yellow|green|gray|grey|brown|orange|pink|purple|lime|azure|magenta|flesh|"
+    "nougat|silver|gold|pearl|trans|metallic|chrome|bluish|reddish|dark|light|medium|bright|sand|olive|"
+    "maroon|teal|two-tone|dual-colou?red|multicolou?red|colou?red|glow"
 )
-BODY_PART_NOUN = re.compile(_DESCRIBED + r"\b(?:torso|legs?|heads?|hips)\b")
+_DESCRIPTORS = (
+    "short|long|printed|print|plain|molded|moulded|sided|faced|alternate|alternative|spare|extra|second|2nd|"
+    "reversible|double|dual|hinged|posable|articulated|standard|" + _COLOURS
+)
+BODY_PART_NOUN = re.compile(
+    r"\b(?:(?P<before>[a-z0-9'-]+)\s+)?(?P<part>torso|legs|heads?|hips)\b"
+    r"(?!\s+(?:" + _DESCRIPTORS + r"|variant|version)\b)"
+)
+DESCRIPTOR = re.compile(_DESCRIPTORS)
 
 # Weaker: an accessory noun in a title that names no figure, neither by a word nor
 # by its number ("LEGO Stormtrooper Helmet"). It counts only in the head of the

@@ -157,11 +157,20 @@ def store_listings(session: Session, figure: Figure, query: BrowseQuery, items: 
     summary = {"minifigure_id": str(figure.id), "query": query.q, "condition": condition,
                "observed_on": now.date().isoformat(), **_counts(rows),
                "inserted": written.inserted, "updated": written.updated}
-    searches.record(session, {figure.id: _found(rows)}, now.date(), marketplace, now)
+    _searched(session, {figure.id: _found(rows)}, marketplace, now, condition)
     if message_id:
         batches.member_succeeded(session, message_id, now)
         receipts.record(session, message_id, summary)
     return summary
+
+
+def _searched(session: Session, found: dict[uuid.UUID, tuple[int, int]], marketplace: str, now: datetime,
+              condition: Condition | None) -> None:
+    """The figures are priced; a search of every condition is also the day's search record."""
+    if condition is None:
+        searches.record(session, found, now.date(), marketplace, now)
+    else:
+        searches.mark_priced(session, list(found), now)
 
 
 def _found(rows: list[ObservationRow]) -> tuple[int, int]:
@@ -216,7 +225,7 @@ def store_fetched(session: Session, fetched: list[Fetched], failed: dict[str, st
         done["figures"][str(f.figure.id)] = {"query": f.query.q, "observed_on": now.date().isoformat(),
                                              **_counts(rows[f.figure.id])}
     done["failed"].update(failed)
-    searches.record(session, {f.figure.id: _found(rows[f.figure.id]) for f in fetched}, now.date(), marketplace, now)
+    _searched(session, {f.figure.id: _found(rows[f.figure.id]) for f in fetched}, marketplace, now, condition)
     if message_id:
         batches.keys_settled(session, message_id, [str(f.figure.id) for f in fetched], failed, now)
         receipts.record(session, message_id, done)

@@ -1,8 +1,9 @@
 """Aggregation: snapshots for a day, for one figure, and the daily job that converges.
 
 The daily job (no date given) re-does yesterday and fills every earlier day
-that still has listings but was never aggregated in full by this method
-version, however long the scheduler was down; each day is its own transaction,
+that still has listings but was never aggregated in full (by any method
+version: recomputing by a newer one is an explicit backfill), however long the
+scheduler was down; each day is its own transaction,
 so an interrupted run keeps what it did and the next one goes on.
 """
 

@@ -34,6 +34,7 @@ from pipeline.sources.errors import (
     SourceError,
 )
 from pipeline.sources.http import (
+    NO_RETRY,
     BeforeRequest,
     HttpSource,
     Reply,
@@ -202,12 +203,16 @@ class EbayClient:
         self._credentials = (client_id, client_secret)
         self._http = HttpSource(SERVICE, timeout_s=timeout_s, retry=retry, before_request=before_request,
                                 on_throttled=on_throttled)
+        # Developer Analytics is another API: its calls spend none of Browse's quota, and a question
+        # about the quota asked once, briefly, is enough.
+        self._analytics = HttpSource(SERVICE, timeout_s=min(timeout_s, 5.0), retry=NO_RETRY)
         self._token_margin_s = token_margin_s
         self._clock = clock
         self._app_token = token or ApplicationToken()  # of this client alone, unless one is given to share
 
     def close(self) -> None:
         self._http.close()
+        self._analytics.close()
 
     def token(self) -> str:
         """An application access token, minted on first use and shortly before it expires."""
@@ -238,7 +243,7 @@ class EbayClient:
         """Browse's calls for the day by eBay's count (Developer Analytics `getRateLimits`); None if the
         reply names no rate for the `buy.browse` resource."""
         headers = {"Authorization": f"Bearer {self.token()}"}
-        payload = self._http.call("GET", f"{self.base_url}{RATE_LIMIT_ENDPOINT}", RATE_LIMIT_ENDPOINT,
+        payload = self._analytics.call("GET", f"{self.base_url}{RATE_LIMIT_ENDPOINT}", RATE_LIMIT_ENDPOINT,
                                   params={"api_context": "buy", "api_name": "Browse"}, headers=headers,
                                   check=check_reply)
         return parse_rate_limit(payload)

@@ -96,8 +96,9 @@ def batch_of(session: Session, message_id: str) -> str | None:
 
 
 def get(session: Session, batch_id: str, *, lock: bool = False) -> Batch | None:
-    """The batch's row; `lock` holds it until the transaction ends (a concurrent finish waits)."""
-    return session.get(Batch, batch_id, with_for_update=lock)
+    """The batch's row; `lock` holds it until the transaction ends (a concurrent finish waits), and reads it
+    afresh once the lock is held, not as this session saw it before."""
+    return session.get(Batch, batch_id, with_for_update=lock, populate_existing=lock)
 
 
 def sender_status(session: Session, batch_id: str) -> str | None:

@@ -39,6 +39,15 @@ def record(session: Session, found: dict[uuid.UUID, tuple[int, int]], day: date,
                                       "included": [found[f][1] for f in figures]})
 
 
+_PRICED = "UPDATE minifigures SET last_priced_at = %s WHERE id = ANY(%s)"
+
+
+def mark_priced(session: Session, figures: list[uuid.UUID], at: datetime) -> None:
+    """Priced at `at`, without a search record (a search for one condition is not the day's search)."""
+    if figures:
+        driver(session).execute(_PRICED, (at, figures))
+
+
 def latest(session: Session, figure_id: uuid.UUID) -> FigureSearch | None:
     """The figure's latest search, on any marketplace."""
     query = (select(FigureSearch).where(FigureSearch.minifigure_id == figure_id)

@@ -26,6 +26,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(['minifigure_id'], ['minifigures.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('minifigure_id', 'searched_on', 'marketplace'),
     )
+    # The searches before this table, as far as their listings tell: a day a figure had listings
+    # (a search that found none left nothing to tell).
+    op.execute("""
+        INSERT INTO figure_searches (minifigure_id, searched_on, marketplace, listings, included, searched_at)
+        SELECT minifigure_id, observed_on, COALESCE(marketplace, 'EBAY_US'), count(*),
+               count(*) FILTER (WHERE excluded_reason IS NULL), max(last_seen_at)
+        FROM price_observations GROUP BY minifigure_id, observed_on, COALESCE(marketplace, 'EBAY_US')
+    """)
 
 
 def downgrade() -> None:
