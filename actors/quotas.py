@@ -10,8 +10,7 @@ prefixed with `stack.namespace`) and are checked in the clients'
   for the next second, up to MAX_PACED_WAIT_S, then the message is deferred.
 
 A service that asks to wait (`Retry-After` on a 429) pauses every thread and
-process that calls it with the same credentials: the pause is a Redis key, read
-by `before_request` (at most every PAUSE_REFRESH_S per process); a pause longer
+process that calls it with the same credentials (`actors.pauses`); a pause longer
 than LONG_RETRY_AFTER_S defers the message instead of sleeping through it.
 
 eBay answers both "too many requests" and "the daily quota is spent" with 429,
@@ -28,7 +27,6 @@ import contextlib
 import functools
 import hashlib
 import logging
-import math
 import random
 import threading
 import time
@@ -37,10 +35,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
-import redis
 from dramatiq.middleware import CurrentMessage
 from dramatiq.rate_limits.backends import RedisBackend
 
+from actors.pauses import Pauses
 from pipeline.clock import utcnow
 from pipeline.errors import Deferred
 from pipeline.settings import get_settings
@@ -58,16 +56,8 @@ DAY_MS = 86_400_000
 SECOND_MS = 1_000
 MAX_PACED_WAIT_S = 15.0
 LONG_RETRY_AFTER_S = 30.0  # a wait the HTTP layer would not sleep through: defer instead
-PAUSE_REFRESH_S = 0.2  # how stale a process's view of another process's pause may be
-MAX_SHARED_PAUSE_S = 900.0  # a Retry-After beyond this (a day, a date years away) pauses no one longer
 UNKNOWN_QUOTA_DELIVERIES = 2  # 429s through this many retries of a message, eBay's count unknown: taken as spent
 
-# A pause only ever grows: a shorter Retry-After does not cut a longer one short.
-_PAUSE = """
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-    redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-end
-"""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -130,12 +120,8 @@ class Quotas:
         """`credentials`: per service, a tag of the API and credentials its pause is shared by."""
         self.ebay_daily = ebay_daily
         self._redis = backend.client
-        self._pause_script = self._redis.register_script(_PAUSE)
-        self._pause_keys = {service: f"{namespace}:pause:{service}:{tag}"
-                            for service, tag in (credentials or {}).items()}
-        self._namespace = namespace
-        self._paused_until: dict[str, tuple[float, float]] = {}  # service -> (read at, paused until), monotonic
-        self._pause_lock = threading.Lock()
+        self.pauses = Pauses(self._redis, namespace, credentials or {})
+        self.throttled = self.pauses.throttled  # the clients' `on_throttled` hook
         self.ebay = BucketQuota(backend, f"{namespace}:quota:ebay-browse", limit=ebay_daily, bucket_ms=DAY_MS)
         self.rebrickable = BucketQuota(backend, f"{namespace}:rate:rebrickable", limit=1, bucket_ms=SECOND_MS)
         self._sleep = sleep
@@ -170,52 +156,13 @@ class Quotas:
         finally:
             self._prepaid.ebay = None
 
-    def pause_key(self, service: str) -> str:
-        return self._pause_keys.get(service) or f"{self._namespace}:pause:{service}"
-
-    def throttled(self, service: str, seconds: float) -> None:
-        """The service asked to wait `seconds`: every caller of it waits as long (an `on_throttled` hook).
-
-        This process pauses at once; the others through Redis (when Redis fails, only this one)."""
-        if service not in self._pause_keys:
-            return
-        ms = max(1, math.ceil(min(seconds, MAX_SHARED_PAUSE_S) * 1000))
-        self._note_pause(service, time.monotonic() + ms / 1000, read=False)
-        try:
-            self._pause_script(keys=[self.pause_key(service)], args=[ms])
-        except redis.RedisError as exc:
-            logger.warning("%s: the pause of %.1f s is this process's only (Redis: %s)", service, ms / 1000, exc)
-
-    def paused_for(self, service: str) -> float:
-        """Seconds left of the service's pause, as Redis had it at most PAUSE_REFRESH_S ago."""
-        if service not in self._pause_keys:
-            return 0.0
-        now = time.monotonic()
-        read_at, until = self._paused_until.get(service, (-math.inf, 0.0))
-        if now - read_at >= PAUSE_REFRESH_S:
-            try:
-                left_ms = self._redis.pttl(self.pause_key(service))
-            except redis.RedisError as exc:
-                logger.warning("%s: other processes' pause unknown (Redis: %s)", service, exc)
-                left_ms = 0
-            until = self._note_pause(service, now + left_ms / 1000 if left_ms and left_ms > 0 else 0.0, read=True)
-        return max(until - now, 0.0)
-
-    def _note_pause(self, service: str, until: float, *, read: bool) -> float:
-        """Keep the later of what this process knew and `until`; `read`: Redis was just asked."""
-        with self._pause_lock:
-            read_at, known = self._paused_until.get(service, (-math.inf, 0.0))
-            now = time.monotonic()
-            self._paused_until[service] = (now if read else read_at, max(known, until))
-            return max(known, until)
-
     def ebay_left(self) -> int:
         """Calls left of today's eBay quota by the system's own count."""
         used = self._redis.get(self.ebay.bucket())
         return max(self.ebay_daily - int(used or 0), 0)
 
     def before_request(self, service: str) -> None:
-        wait = self.paused_for(service)
+        wait = self.pauses.paused_for(service)
         if wait > LONG_RETRY_AFTER_S:
             raise Deferred(f"{service}: asked every caller to wait {wait:.0f} s (Retry-After)", wait)
         if wait > 0:
