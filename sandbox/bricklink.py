@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -78,7 +78,7 @@ class BricklinkService(Service):
         for name, value, allowed in (("guide_type", guide_type, ("sold", "stock")),
                                      ("new_or_used", condition, ("N", "U")),
                                      ("currency_code", currency, tuple(_PER_US_DOLLAR)), ("vat", vat, tuple(_VAT)),
-                                     ("region", region, ("",) + tuple(_REGIONS))):
+                                     ("region", region, ("", *_REGIONS))):
             if value not in allowed:
                 return _envelope(400, "PARAMETER_MISSING_OR_INVALID", f"Invalid parameter: {name}={value}")
         countries = _REGIONS.get(region) if region else None
@@ -106,7 +106,7 @@ def price_guide(seed: int, fig: Minifig, guide_type: str, condition: str, day: d
             rng = random.Random(f"{seed}:bricklink:{fig.number}:sold:{condition}:{w}")
             for _ in range(rng.choices((0, 1, 2, 3), weights=(50, 30, 15, 5))[0]):
                 ordered = datetime.combine(date.fromordinal(w * 7 + rng.randrange(7)),
-                                           time(rng.randrange(24), rng.randrange(60), rng.randrange(60)), timezone.utc)
+                                           time(rng.randrange(24), rng.randrange(60), rng.randrange(60)), UTC)
                 if day - timedelta(days=180) < ordered.date() <= day:
                     rows.append({"quantity": rng.choice((1, 1, 1, 2, 3)),
                                  "unit_price": worth * rng.lognormvariate(0, 0.25), "country": rng.choice(_COUNTRIES),
@@ -121,7 +121,7 @@ def _guide_record(fig: Minifig, guide_type: str, condition: str, currency: str, 
     prices = [(Decimal(str(row["unit_price"])) * factor).quantize(_FOUR_PLACES) for row in rows]
     quantities = [row["quantity"] for row in rows]
     details = []
-    for row, price in zip(rows, prices):
+    for row, price in zip(rows, prices, strict=True):
         if guide_type == "sold":
             details.append({"quantity": row["quantity"], "qunatity": row["quantity"], "unit_price": f"{price:.4f}",
                             "seller_country_code": row["country"], "buyer_country_code": row["buyer"],
@@ -132,7 +132,7 @@ def _guide_record(fig: Minifig, guide_type: str, condition: str, currency: str, 
     total = sum(quantities)
     zero = Decimal(0)
     average = sum(prices, zero) / len(prices) if prices else zero
-    weighted = sum((p * q for p, q in zip(prices, quantities)), zero) / total if total else zero
+    weighted = sum((p * q for p, q in zip(prices, quantities, strict=True)), zero) / total if total else zero
     return {"item": {"no": fig.number, "type": "MINIFIG"}, "new_or_used": condition, "currency_code": currency,
             "min_price": f"{min(prices, default=zero):.4f}", "max_price": f"{max(prices, default=zero):.4f}",
             "avg_price": f"{average.quantize(_FOUR_PLACES):.4f}",

@@ -13,6 +13,7 @@ import json
 import random
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -263,7 +264,7 @@ def _figure_count(cat: Catalog, lego_set: LegoSet) -> int:
     return sum(row.quantity for row in cat.inventory_of(lego_set.set_num))
 
 
-def _group(items: list[Any], key: Any) -> dict[Any, list[Any]]:
+def _group(items: Iterable[Any], key: Any) -> dict[Any, list[Any]]:
     grouped: dict[Any, list[Any]] = defaultdict(list)
     for item in items:
         grouped[key(item)].append(item)

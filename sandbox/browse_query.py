@@ -93,7 +93,9 @@ def parse_filter(text: str) -> dict[str, FilterValue]:
 
 
 def _split_terms(text: str) -> list[str]:
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char in "{[":
             depth += 1

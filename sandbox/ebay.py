@@ -255,13 +255,13 @@ def _sorted(listings: list[Listing], sort: str, marketplace: str) -> list[Listin
         return money_on(listing.price + shipping, listing.currency, marketplace).value
 
     if sort in ("price", "-price"):
-        return sorted(listings, key=lambda l: (cost(l), l.item_id), reverse=sort == "-price")
+        return sorted(listings, key=lambda listing: (cost(listing), listing.item_id), reverse=sort == "-price")
     if sort == "newlyListed":
-        return sorted(listings, key=lambda l: (l.origin, l.item_id), reverse=True)
+        return sorted(listings, key=lambda listing: (listing.origin, listing.item_id), reverse=True)
     if sort == "endingSoonest":
-        return sorted(listings, key=lambda l: (l.ends is None, l.ends or l.created, l.item_id))
+        return sorted(listings, key=lambda x: (x.ends is None, x.ends or x.created, x.item_id))
     # Best Match: an order of the sandbox's own, the same every time for the same listings.
-    return sorted(listings, key=lambda l: hashlib.md5(l.item_id.encode()).hexdigest())
+    return sorted(listings, key=lambda listing: hashlib.md5(listing.item_id.encode()).hexdigest())
 
 
 def _money(money: Money) -> dict[str, str]:

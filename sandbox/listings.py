@@ -19,7 +19,7 @@ import hashlib
 import math
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from .data import THEME_BY_ID, Catalog, Minifig, catalog
@@ -162,7 +162,7 @@ def _draw_listing(cat: Catalog, fig: Minifig, rng: random.Random, key: str, day:
         rng.choices(tuple(_CONDITION_WEIGHTS), weights=tuple(_CONDITION_WEIGHTS.values()))[0]
     title, quantity, worth = _title_and_worth(cat, fig, rng, kind, condition)
     created = datetime.combine(day - timedelta(days=age), time(rng.randint(0, 23), rng.randint(0, 59),
-                                                               rng.randint(0, 59)), timezone.utc)
+                                                               rng.randint(0, 59)), UTC)
     usd = worth * _market(cat.seed, fig, day) * rng.lognormvariate(0.0, 0.25)
     bid_count = None
     if auction:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -154,7 +154,7 @@ class SandboxServer:
 def _listing_day(header: str | None) -> date:
     if header:
         return date.fromisoformat(header.strip())
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 class _HTTPServer(ThreadingHTTPServer):

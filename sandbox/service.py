@@ -28,7 +28,7 @@ class Service(abc.ABC):
         """Applies one of `extra_faults`: a response to send, or None to answer normally."""
         raise ValueError(f"{self.name} has no fault {kind!r}")
 
-    def reset(self) -> None:
+    def reset(self) -> None:  # noqa: B027  (a service with nothing to forget keeps this one)
         """Forgets quotas, counters and issued tokens."""
 
 

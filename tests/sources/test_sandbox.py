@@ -129,8 +129,8 @@ def test_the_test_signer_reproduces_rfc5849_example() -> None:
 def bricklink(sandbox: SandboxServer, path: str, consumer_secret: str | None = None,
               tamper: dict[str, str] | None = None) -> requests.Response:
     url = f"{sandbox.url}/bricklink/api/store/v1{path}"
-    header = oauth1_header("GET", url, (CREDS["bricklink_consumer_key"], consumer_secret or CREDS["bricklink_consumer_secret"]),
-                           (CREDS["bricklink_token_value"], CREDS["bricklink_token_secret"]))
+    consumer = (CREDS["bricklink_consumer_key"], consumer_secret or CREDS["bricklink_consumer_secret"])
+    header = oauth1_header("GET", url, consumer, (CREDS["bricklink_token_value"], CREDS["bricklink_token_secret"]))
     if tamper:
         url = url.replace(*next(iter(tamper.items())))
     return requests.get(url, headers={"Authorization": header, **DAY_HEADER}, timeout=10)
@@ -188,7 +188,8 @@ def test_brickset_get_sets_daily_limit_counts_only_get_sets(make_sandbox: Callab
         assert brickset(server, "getSets", params={"year": "2010"})["status"] == "success"
     assert brickset(server, "getSets", params={"year": "2010"}) == {"status": "error", "message": "API limit exceeded"}
     assert brickset(server, "getThemes")["status"] == "success"
-    assert brickset(server, "getMinifigCollection", userHash=login(server), params={"query": "cty"})["status"] == "success"
+    collection = brickset(server, "getMinifigCollection", userHash=login(server), params={"query": "cty"})
+    assert collection["status"] == "success"
     usage = brickset(server, "getKeyUsageStats")
     assert usage["apiKeyUsage"][0]["count"] == 4 and usage["apiKeyUsage"][0]["dateStamp"].endswith("T00:00:00Z")
     server.reset()
@@ -277,7 +278,8 @@ def test_rebrickable_errors_and_trailing_slash(sandbox: SandboxServer) -> None:
     assert rebrickable(f"{root}/lego/sets/", theme_id="abc").status_code == 400
     moved = requests.get(f"{root}/lego/themes/158", allow_redirects=False, timeout=10)
     assert moved.status_code == 301 and moved.headers["Location"] == f"{root}/lego/themes/158/"
-    assert rebrickable(f"{root}/lego/themes/171").json() == {"id": 171, "parent_id": 158, "name": "Ultimate Collector Series"}
+    assert rebrickable(f"{root}/lego/themes/171").json() == {"id": 171, "parent_id": 158,
+                                                             "name": "Ultimate Collector Series"}
 
 
 def test_rebrickable_token_bucket(make_sandbox: Callable[..., SandboxServer]) -> None:
@@ -304,7 +306,8 @@ def test_ebay_token_endpoint(sandbox: SandboxServer) -> None:
     bad = requests.post(url, auth=(CREDS["ebay_client_id"], "wrong"),
                         data={"grant_type": "client_credentials", "scope": "https://api.ebay.com/oauth/api_scope"},
                         timeout=10)
-    assert (bad.status_code, bad.json()) == (401, {"error": "invalid_client", "error_description": "client authentication failed"})
+    assert (bad.status_code, bad.json()) == (401, {"error": "invalid_client",
+                                                   "error_description": "client authentication failed"})
 
 
 def test_ebay_search_needs_a_live_token(sandbox: SandboxServer) -> None:
@@ -318,7 +321,7 @@ def test_ebay_search_by_number_finds_the_figures_listings(sandbox: SandboxServer
     fig = CAT.minifig_by_number["sw0001a"]
     found = ebay_all(sandbox, token, q=fig.number, limit=5, filter="buyingOptions:{FIXED_PRICE|AUCTION}")
     assert all(fig.number in re.findall(r"[a-z0-9]+", item["title"].lower()) for item in found)
-    oracle = {l.item_id for l in listings_for(fig, DAY) if fig.number in l.title.lower().split()}
+    oracle = {x.item_id for x in listings_for(fig, DAY) if fig.number in x.title.lower().split()}
     assert oracle and oracle <= {item["legacyItemId"] for item in found}
 
 
@@ -337,7 +340,8 @@ def test_ebay_buying_options_default_to_fixed_price(sandbox: SandboxServer) -> N
     assert default and all("FIXED_PRICE" in i["buyingOptions"] for i in default)
     auctions = ebay_all(sandbox, token, q="lego minifigure", limit=200, filter="buyingOptions:{AUCTION}")
     assert auctions and all(i["buyingOptions"] == ["AUCTION"] for i in auctions)
-    assert all(isinstance(i["bidCount"], int) and i["currentBidPrice"]["value"] == i["price"]["value"] for i in auctions)
+    assert all(isinstance(i["bidCount"], int) and i["currentBidPrice"]["value"] == i["price"]["value"]
+               for i in auctions)
     assert all("currentBidPrice" not in i and "bidCount" not in i for i in default)
 
 
@@ -347,11 +351,13 @@ def test_ebay_paging_and_offset_rules(sandbox: SandboxServer) -> None:
     assert len({i["itemId"] for i in items}) == len(items) > 50
     first = ebay_search(sandbox, token, q="lego star wars", limit=25).json()
     assert first["limit"] == 25 and first["offset"] == 0 and "prev" not in first
-    assert first["next"].startswith(f"{sandbox.url}/ebay/buy/browse/v1/item_summary/search?") and "offset=25" in first["next"]
+    assert first["next"].startswith(f"{sandbox.url}/ebay/buy/browse/v1/item_summary/search?")
+    assert "offset=25" in first["next"]
     for params in ({"limit": 10, "offset": 5}, {"limit": 200, "offset": 9900}):
         bad = ebay_search(sandbox, token, q="lego", **params)
         assert bad.status_code == 400
-        assert bad.json()["errors"][0]["message"] == "The 'offset' value must be either zero or a multiple of the 'limit' value"
+        assert bad.json()["errors"][0]["message"] == ("The 'offset' value must be either zero or a multiple of "
+                                                      "the 'limit' value")
     for limit in (0, 201, "x"):
         assert ebay_search(sandbox, token, q="lego", limit=limit).status_code == 400
     assert ebay_search(sandbox, token, q="lego", limit=200, offset=9800).status_code == 200
@@ -387,8 +393,8 @@ def test_ebay_filters(sandbox: SandboxServer) -> None:
     cheap = ebay_all(sandbox, token, q="lego", limit=200, filter="price:[5..10],priceCurrency:USD")
     assert cheap and all(Decimal("5") <= Decimal(i["price"]["value"]) <= Decimal("10") for i in cheap)
     by_price = ebay_search(sandbox, token, q="lego", limit=50, sort="price").json()["itemSummaries"]
-    totals = [Decimal(i["price"]["value"]) + sum(Decimal(o["shippingCost"]["value"]) for o in i.get("shippingOptions", []))
-              for i in by_price]
+    totals = [Decimal(i["price"]["value"])
+              + sum(Decimal(o["shippingCost"]["value"]) for o in i.get("shippingOptions", [])) for i in by_price]
     assert totals == sorted(totals)
     assert ebay_search(sandbox, token, q="lego", filter="price:[5..").status_code == 400
 
@@ -402,7 +408,8 @@ def test_ebay_marketplace_sets_currency(sandbox: SandboxServer) -> None:
     assert all(i["listingMarketplaceId"] != "EBAY_GB" for i in converted)
     euro = ebay_search(sandbox, token, "EBAY_DE", q="lego").json()["itemSummaries"]
     assert {i["price"]["currency"] for i in euro} == {"EUR"}
-    assert ebay_search(sandbox, token, "EBAY_NOWHERE", q="lego").json()["itemSummaries"][0]["price"]["currency"] == "USD"
+    nowhere = ebay_search(sandbox, token, "EBAY_NOWHERE", q="lego").json()["itemSummaries"]
+    assert nowhere[0]["price"]["currency"] == "USD"
 
 
 def test_ebay_listings_drift_day_to_day(sandbox: SandboxServer) -> None:
@@ -410,7 +417,8 @@ def test_ebay_listings_drift_day_to_day(sandbox: SandboxServer) -> None:
     today = {i["itemId"]: i for i in ebay_all(sandbox, token, q="lego ninjago", limit=200)}
     again = {i["itemId"]: i for i in ebay_all(sandbox, token, q="lego ninjago", limit=200)}
     assert today == again
-    tomorrow = {i["itemId"]: i for i in ebay_all(sandbox, token, day=DAY + timedelta(days=1), q="lego ninjago", limit=200)}
+    next_day = ebay_all(sandbox, token, day=DAY + timedelta(days=1), q="lego ninjago", limit=200)
+    tomorrow = {i["itemId"]: i for i in next_day}
     kept = today.keys() & tomorrow.keys()
     assert 0.8 * len(today) < len(kept) < len(today)
     assert any(today[k]["price"] != tomorrow[k]["price"] for k in kept)
@@ -536,7 +544,8 @@ def test_expire_token_and_api_limit_faults(sandbox: SandboxServer) -> None:
 
 def test_faults_over_http_with_count_scope_and_clearing(sandbox: SandboxServer) -> None:
     control = f"{sandbox.url}/_sandbox/faults"
-    armed = requests.post(control, json={"service": "*", "kind": "500", "count": None, "path_contains": "themes"}, timeout=10)
+    armed = requests.post(control, json={"service": "*", "kind": "500", "count": None, "path_contains": "themes"},
+                          timeout=10)
     assert armed.status_code == 201
     assert _call(sandbox, "rebrickable", "").status_code == 500
     assert _call(sandbox, "rebrickable", "").status_code == 500
@@ -605,13 +614,15 @@ def test_same_seed_same_answers(make_sandbox: Callable[..., SandboxServer]) -> N
 
 def test_data_is_identical_across_processes() -> None:
     script = ("import hashlib, datetime, sys; from sandbox import catalog, listings_for; c = catalog(42); "
-              "assert not {'dramatiq', 'periodiq', 'apscheduler'} & set(sys.modules); print(hashlib.sha256(repr((c, [listings_for(f, datetime.date(2025, 6, 1), 'EBAY_GB') "
+              "assert not {'dramatiq', 'periodiq', 'apscheduler'} & set(sys.modules); "
+              "print(hashlib.sha256(repr((c, [listings_for(f, datetime.date(2025, 6, 1), 'EBAY_GB') "
               "for f in c.minifigs[:40]])).encode()).hexdigest())")
     runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                              env={**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2")]
     digests = {run.communicate(timeout=60)[0].strip() for run in runs}
     assert all(run.returncode == 0 for run in runs)
-    here = hashlib.sha256(repr((CAT, [listings_for(f, DAY, "EBAY_GB") for f in CAT.minifigs[:40]])).encode()).hexdigest()
+    drawn = [listings_for(f, DAY, "EBAY_GB") for f in CAT.minifigs[:40]]
+    here = hashlib.sha256(repr((CAT, drawn)).encode()).hexdigest()
     assert digests == {here}
 
 
@@ -623,7 +634,7 @@ def test_catalogue_shape() -> None:
     assert len({f.fig_num for f in CAT.minifigs}) == len({f.number for f in CAT.minifigs}) == len(CAT.minifigs)
     for prefix in ("sw", "cas", "njo", "col", "cty", "hp", "sh"):
         assert any(re.fullmatch(prefix + r"\d{3,4}[ab]?", f.number) for f in CAT.minifigs)
-    everywhere = [{l.item_id for m in ("EBAY_US", "EBAY_GB", "EBAY_DE") for l in listings_for(f, DAY, m)}
+    everywhere = [{x.item_id for m in ("EBAY_US", "EBAY_GB", "EBAY_DE") for x in listings_for(f, DAY, m)}
                   for f in CAT.minifigs]
     assert min(map(len, everywhere)) >= 5 and max(map(len, everywhere)) <= 60
 
