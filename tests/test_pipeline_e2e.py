@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.quality import fence
 from sandbox import SandboxServer
 from tests.support.pipeline import (
     clear_pipeline_tables,
@@ -66,7 +67,9 @@ def test_catalog_sync_prices_new_figures_and_snapshots_match_the_data(clean, wor
             "SELECT price FROM price_observations WHERE minifigure_id = :f AND observed_on = :d AND condition = :c "
             "AND currency = :cur AND excluded_reason IS NULL",
             f=snap.minifigure_id, d=snap.snapshot_date, c=snap.condition, cur=snap.currency)]
-        assert snap.n == len(prices)
+        fenced = fence(prices)
+        assert snap.n == len(fenced.kept) and snap.excluded.get("outlier", 0) == len(fenced.outliers)
+        prices = fenced.kept
         if prices:
             assert snap.median_price == Decimal(statistics.median(prices)).quantize(CENT, ROUND_HALF_EVEN)
             assert snap.min_price == min(prices) and snap.max_price == max(prices)

@@ -12,6 +12,7 @@ from pipeline.sources.errors import (
     AuthError,
     PermanentSourceError,
     QuotaExceeded,
+    RateLimited,
     RecordNotFound,
     SourceError,
     TransientSourceError,
@@ -112,9 +113,9 @@ def test_rebrickable_throttle_delay(detail: str | None, seconds: float | None) -
 @pytest.mark.parametrize(
     ("status", "body", "headers", "kind", "retry_after"),
     [
-        (429, ex.REBRICKABLE_THROTTLED, {}, TransientSourceError, 2.0),
-        (429, ex.REBRICKABLE_THROTTLED, {"Retry-After": "5"}, TransientSourceError, 5.0),
-        (429, "{}", {}, TransientSourceError, None),
+        (429, ex.REBRICKABLE_THROTTLED, {}, RateLimited, 2.0),
+        (429, ex.REBRICKABLE_THROTTLED, {"Retry-After": "5"}, RateLimited, 5.0),
+        (429, "{}", {}, RateLimited, None),
         (401, '{"detail":"Invalid token."}', {}, AuthError, None),
         (404, '{"detail":"Not found."}', {}, RecordNotFound, None),
         (400, '{"detail":"Bad request."}', {}, PermanentSourceError, None),

@@ -14,6 +14,7 @@ from pipeline.sources.errors import (
     AuthError,
     PermanentSourceError,
     QuotaExceeded,
+    RateLimited,
     RecordNotFound,
     SourceError,
     TransientSourceError,
@@ -32,7 +33,7 @@ from tests.sources.clients_support import reply, verdict
 @pytest.mark.parametrize(
     ("status", "kind"),
     [(200, None), (204, None), (301, None), (400, PermanentSourceError), (401, AuthError), (403, AuthError),
-     (404, RecordNotFound), (409, PermanentSourceError), (422, PermanentSourceError), (429, TransientSourceError),
+     (404, RecordNotFound), (409, PermanentSourceError), (422, PermanentSourceError), (429, RateLimited),
      (500, TransientSourceError), (502, TransientSourceError), (503, TransientSourceError)],
 )
 def test_status_verdicts(status: int, kind: type[SourceError] | None) -> None:
