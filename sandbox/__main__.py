@@ -12,7 +12,8 @@ from .server import SandboxServer
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # leaves serve_forever in the main thread, which then closes the socket
+    # uvicorn takes SIGTERM while it serves, stops, then raises it again: this ends serve_forever as Ctrl-C does.
+    raise KeyboardInterrupt
 
 
 def _rate(text: str) -> tuple[float, int] | None:
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="requests per second and burst per key, e.g. 1,60; 'off' for no throttling")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)  # its start and stop lines say what ours say
     server = SandboxServer(args.host, args.port, args.seed, brickset_daily_limit=args.brickset_daily_limit,
                            ebay_daily_limit=args.ebay_daily_limit, rebrickable_rate=args.rebrickable_rate)
     print(f"sandbox at {server.url} (seed {args.seed}); point the base-URL settings at:", flush=True)

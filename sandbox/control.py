@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .messages import Response, json_response
-
-if TYPE_CHECKING:
-    from .server import SandboxServer
+from .switchboard import Switchboard
 
 _FAULT_FIELDS = ("service", "kind", "count", "probability", "delay_s", "path_contains")
 
 
-def answer(sandbox: SandboxServer, method: str, path: str, body: bytes, origin: str) -> Response:
+def answer(sandbox: Switchboard, method: str, path: str, body: bytes, origin: str) -> Response:
     route = path.rstrip("/")
     if route == "/_sandbox" and method == "GET":
-        return json_response(200, {"seed": sandbox.seed,
-                                   "services": {name: origin + s.prefix for name, s in sandbox.services.items()}})
+        return json_response(200, {"seed": sandbox.seed, "services": sandbox.base_urls(origin)})
     if route == "/_sandbox/faults":
         if method == "POST":
             return _arm(sandbox, body)
@@ -34,7 +31,7 @@ def answer(sandbox: SandboxServer, method: str, path: str, body: bytes, origin: 
     return json_response(404, {"error": f"no control route {method} {path}"})
 
 
-def _arm(sandbox: SandboxServer, body: bytes) -> Response:
+def _arm(sandbox: Switchboard, body: bytes) -> Response:
     try:
         spec: Any = json.loads(body or b"{}")
         if not isinstance(spec, dict):

@@ -1,12 +1,12 @@
-"""One HTTP exchange as the sandbox's services see it, free of the socket server."""
+"""One HTTP exchange as the sandbox's services see it, free of the web server."""
 
 from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from email.message import Message
 from urllib.parse import parse_qs, parse_qsl, urlencode
 
 
@@ -16,7 +16,7 @@ class Request:
     path: str  # below the service's prefix: "/lego/sets/"
     full_path: str  # as received: "/rebrickable/api/v3/lego/sets/"
     query: str  # raw, without the "?"
-    headers: Message
+    headers: Mapping[str, str]  # names looked up without regard to case
     body: bytes
     origin: str  # scheme and authority the client addressed: "http://127.0.0.1:54321"
     day: date  # the listing day: today in UTC, or the X-Sandbox-Date header
