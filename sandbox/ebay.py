@@ -16,7 +16,7 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
@@ -39,6 +39,7 @@ from .service import DailyQuota, Service
 TOKEN_PATH = "/identity/v1/oauth2/token"
 SEARCH_PATH = "/buy/browse/v1/item_summary/search"
 ITEM_PATH = "/buy/browse/v1/item/"
+RATE_LIMIT_PATH = "/developer/analytics/v1_beta/rate_limit"  # with or without its trailing slash
 API_SCOPE = "https://api.ebay.com/oauth/api_scope"
 TOKEN_LIFETIME_S = 7200
 MAX_RESULTS = 10_000
@@ -78,6 +79,7 @@ class EbayService(Service):
 
     def __init__(self, seed: int, daily_limit: int = 5000) -> None:
         self._seed = seed
+        self._daily_limit = daily_limit
         self._quota = DailyQuota(daily_limit)  # Browse calls per app
         self._lock = threading.Lock()
         self._tokens: dict[str, _Token] = {}
@@ -107,6 +109,8 @@ class EbayService(Service):
     def handle(self, request: Request) -> Response:
         if request.path == TOKEN_PATH:
             return self._mint(request)
+        if request.path.rstrip("/") == RATE_LIMIT_PATH:
+            return self._rate_limits(request)
         if request.path == SEARCH_PATH or request.path.startswith(ITEM_PATH):
             app = self._caller(request)
             if app is None:
@@ -145,6 +149,22 @@ class EbayService(Service):
             self._tokens[token] = _Token(SANDBOX_CREDENTIALS["ebay_client_id"], time.monotonic() + TOKEN_LIFETIME_S)
         return json_response(200, {"access_token": token, "expires_in": TOKEN_LIFETIME_S,
                                    "token_type": "Application Access Token"})
+
+    def _rate_limits(self, request: Request) -> Response:
+        """Developer Analytics `getRateLimits`: the app's Browse calls of the day; asking spends none."""
+        app = self._caller(request)
+        if app is None:
+            return _errors(401, 1001, "OAuth", "REQUEST", "Invalid access token",
+                           "Invalid access token. Check the value of the Authorization HTTP request header.")
+        wanted = (request.param("api_name") or "browse").casefold(), (request.param("api_context") or "buy").casefold()
+        if wanted != ("browse", "buy"):
+            return json_response(200, {"rateLimits": []})
+        used = min(self._quota.usage(app).get(request.day, 0), self._daily_limit)
+        reset = datetime.combine(request.day + timedelta(days=1), datetime.min.time(), UTC)
+        rate = {"count": used, "limit": self._daily_limit, "remaining": self._daily_limit - used,
+                "reset": _timestamp(reset), "timeWindow": 86400}
+        return json_response(200, {"rateLimits": [{"apiContext": "buy", "apiName": "Browse", "apiVersion": "v1",
+                                                   "resources": [{"name": "buy.browse", "rates": [rate]}]}]})
 
     def _caller(self, request: Request) -> str | None:
         """The app whose live token authorises the request, if any."""

@@ -168,3 +168,26 @@ def test_a_bad_request_is_permanent_and_names_the_error(sandbox: SandboxServer) 
     with pytest.raises(PermanentSourceError, match=r"error 12005"):
         client._browse({"q": "lego", "filter": "price:[1..2", "limit": "10", "offset": "0"})
     assert requests_to(sandbox, "ebay", SEARCH) == 1
+
+
+def test_the_days_usage_by_ebays_count_tells_a_spent_quota_from_a_rate_limit(make_sandbox: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from actors.quotas import QuotaState, deferral_for
+    from pipeline.errors import Deferred
+    from pipeline.sources.errors import RateLimited
+
+    server = make_sandbox(ebay_daily_limit=3)
+    client = ebay_client(server)
+    assert (client.rate_limit().limit, client.rate_limit().remaining) == (3, 3)  # asking spends nothing
+    for _ in range(3):
+        client.search_page(BrowseQuery("lego castle", limit=5))
+    with pytest.raises(RateLimited, match="error 2001"):
+        client.search_page(BrowseQuery("lego castle", limit=5))
+    rate = client.rate_limit()
+    now = datetime.now(UTC)
+    assert rate is not None and rate.remaining == 0 and rate.reset is not None
+    assert now < rate.reset <= now + timedelta(days=1)
+    deferral = deferral_for(RateLimited("ebay", "search", "error 2001", status=429), now,
+                            QuotaState(rate.limit, rate.remaining, rate.reset, "eBay's count"))
+    assert isinstance(deferral, Deferred) and 0 < deferral.delay_s <= (rate.reset - now).total_seconds() + 60
