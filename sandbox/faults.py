@@ -25,6 +25,7 @@ from .service import Service
 
 COMMON_KINDS = frozenset({"429", "429_retry_after", "500", "503", "html_503", "slow", "truncated", "not_json"})
 ANY_SERVICE = "*"
+RETRY_AFTER_S = 1  # what a 429_retry_after fault asks for; a request before it has passed counts as early
 
 NGINX_503 = """<html>
 <head><title>503 Service Temporarily Unavailable</title></head>
@@ -127,8 +128,8 @@ def answer_with_fault(fault: Fault, service: Service, request: Request) -> Respo
     if kind == "html_503":
         return text_response(503, NGINX_503, "text/html")
     if kind == "429_retry_after":
-        response = service.error(request, 429, 1)
-        response.headers["Retry-After"] = "1"
+        response = service.error(request, 429, RETRY_AFTER_S)
+        response.headers["Retry-After"] = str(RETRY_AFTER_S)
         return response
     if kind in ("429", "500", "503"):
         return service.error(request, int(kind), None)

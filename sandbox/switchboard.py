@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,11 +11,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from .faults import Fault, FaultBoard, answer_with_fault, check_fault
+from .faults import RETRY_AFTER_S, Fault, FaultBoard, answer_with_fault, check_fault
 from .messages import Request, Response, json_response
 from .service import Service
 
 DATE_HEADER = "X-Sandbox-Date"
+IN_FLIGHT_S = 0.3  # a request this soon after a Retry-After was given may have been sent before it was read
 
 
 class _Stats:
@@ -23,21 +25,34 @@ class _Stats:
         self._lock = threading.Lock()
         self._requests: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._faults: dict[str, int] = defaultdict(int)
+        self._early: dict[str, int] = defaultdict(int)
+        self._paused: dict[str, tuple[float, float]] = {}  # service -> when its last Retry-After binds, ends
 
-    def record(self, service: str, path: str, faulted: bool) -> None:
+    def record(self, service: str, path: str, fault: Fault | None) -> None:
+        """Count the request. One that comes before a Retry-After this service gave has ended is early,
+        unless it comes within IN_FLIGHT_S of it: sent before anyone could have read the answer."""
+        now = time.monotonic()
         with self._lock:
             self._requests[service][path] += 1
-            self._faults[service] += faulted
+            self._faults[service] += fault is not None
+            binds, ends = self._paused.get(service, (0.0, 0.0))
+            if binds <= now < ends:
+                self._early[service] += 1
+            if fault is not None and fault.kind == "429_retry_after":
+                self._paused[service] = (now + IN_FLIGHT_S, now + RETRY_AFTER_S)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             return {name: {"requests": sum(self._requests[name].values()), "faults": self._faults[name],
-                           "paths": dict(sorted(self._requests[name].items()))} for name in self._names}
+                           "early": self._early[name], "paths": dict(sorted(self._requests[name].items()))}
+                    for name in self._names}
 
     def clear(self) -> None:
         with self._lock:
             self._requests.clear()
             self._faults.clear()
+            self._early.clear()
+            self._paused.clear()
 
 
 @dataclass(frozen=True)
@@ -113,7 +128,7 @@ class Switchboard:
         request = Request(method, parts.path[len(service.prefix):] or "/", parts.path, parts.query, headers, body,
                           origin, day)
         fault = self._faults.draw(service, target)
-        self._stats.record(service.name, parts.path, fault is not None)
+        self._stats.record(service.name, parts.path, fault)
         return Call(service, request, fault)
 
 

@@ -241,3 +241,40 @@ def test_ebay_429s_through_retries_with_only_the_systems_count_known_are_a_spent
     deferral = deferral_for(error, now, ours, retries=2)
     assert isinstance(deferral, Deferred) and deferral.delay_s == 3600 + 60 and "eBay's count unknown" in str(deferral)
     assert deferral_for(error, now, QuotaState(5000, 4000, None, "eBay's count"), retries=5) is None
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_no_thread_calls_ebay_before_a_retry_after_it_gave_another(shared: bool) -> None:
+    import actors
+    from actors.quotas import Quotas
+    from pipeline.sources.ebay import BrowseQuery, EbayClient
+    from sandbox import SANDBOX_CREDENTIALS, SandboxServer
+
+    namespace = f"{os.environ['REDIS_NAMESPACE']}-{uuid.uuid4().hex[:6]}"
+    quotas = Quotas(actors.stack.rate_limits, namespace, 10_000, credentials={"ebay": "keys"})
+    with SandboxServer(host="127.0.0.1", port=0) as server:
+        def client() -> EbayClient:
+            return EbayClient(server.base_urls()["ebay"], SANDBOX_CREDENTIALS["ebay_client_id"],
+                              SANDBOX_CREDENTIALS["ebay_client_secret"], before_request=quotas.before_request,
+                              on_throttled=quotas.throttled if shared else None)
+
+        clients = [client() for _ in range(6)]
+        for c in clients:
+            c.token()
+        c.search_page(BrowseQuery("lego", limit=1))  # the day's listings drawn before the clock matters
+        server.inject("ebay", "429_retry_after", count=1, path_contains="/item_summary/search")
+        searched: list[int] = []
+
+        def search(c: EbayClient) -> None:
+            for _ in range(8):  # for longer than the Retry-After
+                searched.append(len(c.search_page(BrowseQuery("lego castle", limit=5)).items))
+                time.sleep(0.15)
+
+        threads = [threading.Thread(target=search, args=(c,)) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        early = server.stats()["ebay"]["early"]
+    assert len(searched) == 48
+    assert early == 0 if shared else early > 0  # unshared, the other threads go on calling

@@ -577,7 +577,7 @@ def test_stats_and_reset(sandbox: SandboxServer) -> None:
     assert stats["ebay"]["requests"] == 3 and stats["ebay"]["faults"] == 1 and stats["bricklink"]["requests"] == 0
     sandbox.inject("ebay", "500", count=None)
     assert requests.post(f"{sandbox.url}/_sandbox/reset", timeout=10).json() == {"reset": True}
-    assert sandbox.stats()["ebay"] == {"requests": 0, "faults": 0, "paths": {}}
+    assert sandbox.stats()["ebay"] == {"requests": 0, "faults": 0, "early": 0, "paths": {}}
     assert ebay_search(sandbox, token, q="lego").status_code == 401  # reset forgets issued tokens
     assert ebay_search(sandbox, ebay_token(sandbox), q="lego").status_code == 200  # and the fault
 
